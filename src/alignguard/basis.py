@@ -1,0 +1,171 @@
+"""The alignment-critical subspace of every adapted module, and its file format.
+
+For each adapted linear module ``l`` with weight ``W0`` of shape ``(d_out, d_in)`` the alignment
+Fisher is approximated in Kronecker-factored form ``F_l ~= S_in (x) S_out`` (method.md section 2).
+Each factor is eigendecomposed and truncated to its top-k eigenvectors::
+
+    S_out ~= Q_o diag(nu) Q_o^T        S_in ~= Q_i diag(mu) Q_i^T
+
+:class:`ModuleBasis` keeps ``Q_o, nu, Q_i, mu`` (``nu`` and ``mu`` normalised by the mean of the
+kept eigenvalues) plus the factor diagonals (for the Fisher-diagonal metric and diagonal-EWC
+baselines). :class:`AlignmentBasis` maps module names (relative to the *base* model, e.g.
+``model.layers.0.self_attn.q_proj``) to bases and carries metadata: model fingerprint, data
+fingerprint, estimator options and token count. It is stored as ``fisher.safetensors`` plus
+``fisher.json`` in one folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from alignguard.artifacts import atomic_directory
+
+FORMAT_VERSION = 1
+TENSOR_FILE = "fisher.safetensors"
+META_FILE = "fisher.json"
+_KEYS = ("q_out", "nu", "q_in", "mu", "diag_out", "diag_in")
+
+
+class FisherMismatchError(ValueError):
+    """A Fisher/basis file does not belong to the model it is used with."""
+
+
+@dataclass
+class ModuleBasis:
+    """Top-k eigenbases of one module's K-FAC factors.
+
+    Attributes:
+        q_out: ``(d_out, k_o)`` orthonormal columns, top eigenvectors of ``S_out``.
+        nu: ``(k_o,)`` kept eigenvalues of ``S_out`` divided by their mean.
+        q_in: ``(d_in, k_i)`` orthonormal columns, top eigenvectors of ``S_in``.
+        mu: ``(k_i,)`` kept eigenvalues of ``S_in`` divided by their mean.
+        diag_out: ``(d_out,)`` diagonal of ``S_out`` divided by its mean.
+        diag_in: ``(d_in,)`` diagonal of ``S_in`` divided by its mean.
+    """
+
+    q_out: torch.Tensor
+    nu: torch.Tensor
+    q_in: torch.Tensor
+    mu: torch.Tensor
+    diag_out: torch.Tensor
+    diag_in: torch.Tensor
+
+    @property
+    def k_out(self) -> int:
+        return int(self.q_out.shape[1])
+
+    @property
+    def k_in(self) -> int:
+        return int(self.q_in.shape[1])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(d_out, d_in)`` of the module weight."""
+        return int(self.q_out.shape[0]), int(self.q_in.shape[0])
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> ModuleBasis:
+        return ModuleBasis(*(getattr(self, k).to(device=device, dtype=dtype) for k in _KEYS))
+
+
+@dataclass
+class AlignmentBasis:
+    """Alignment-critical subspaces of all adapted modules plus provenance metadata."""
+
+    modules: dict[str, ModuleBasis]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> AlignmentBasis:
+        return AlignmentBasis({n: b.to(device, dtype) for n, b in self.modules.items()}, dict(self.meta))
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``fisher.safetensors`` + ``fisher.json`` into ``folder`` atomically."""
+        tensors = {
+            f"{name}::{key}": getattr(basis, key).detach().to("cpu").contiguous()
+            for name, basis in self.modules.items()
+            for key in _KEYS
+        }
+        meta = {"format_version": FORMAT_VERSION, "modules": sorted(self.modules), **self.meta}
+        with atomic_directory(folder) as tmp:
+            save_file(tensors, str(tmp / TENSOR_FILE), metadata={"format": "alignguard-fisher"})
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+        return Path(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AlignmentBasis:
+        """Load a basis saved by :meth:`save` (safetensors, never pickle)."""
+        folder = Path(folder)
+        tfile, mfile = folder / TENSOR_FILE, folder / META_FILE
+        if not tfile.is_file() or not mfile.is_file():
+            raise FileNotFoundError(
+                f"{folder} is not an AlignGuard Fisher folder (expected {TENSOR_FILE} and "
+                f"{META_FILE}); create one with `alignguard fisher --model ... --output {folder}`"
+            )
+        meta = json.loads(mfile.read_text())
+        flat = load_file(str(tfile))
+        modules = {
+            name: ModuleBasis(*(flat[f"{name}::{key}"] for key in _KEYS)) for name in meta["modules"]
+        }
+        return cls(modules, meta)
+
+    def check_model(self, model: torch.nn.Module, module_names: Iterable[str] | None = None) -> None:
+        """Raise :class:`FisherMismatchError` unless this basis was estimated on ``model``.
+
+        Compares the stored model fingerprint (architecture, module shapes and a digest of the
+        targeted base weights) and that every requested module has a basis of the right shape.
+        """
+        names = list(module_names) if module_names is not None else sorted(self.modules)
+        missing = [n for n in names if n not in self.modules]
+        if missing:
+            raise FisherMismatchError(
+                f"the Fisher file has no basis for {len(missing)} adapted module(s), e.g. "
+                f"{missing[:3]}; it covers {sorted(self.modules)[:3]}... Re-run `alignguard fisher` "
+                "with the same --target-modules as training."
+            )
+        stored = self.meta.get("model_fingerprint")
+        if stored is None:
+            return
+        current = model_fingerprint(model, names)
+        if stored != current:
+            raise FisherMismatchError(
+                f"this Fisher file was estimated on a different model (fingerprint {stored[:12]} "
+                f"vs {current[:12]} for the model being trained: model "
+                f"{self.meta.get('model_name', '?')!r}). Estimate the Fisher on the exact base "
+                "model you fine-tune: `alignguard fisher --model <that model>`."
+            )
+
+
+def _base_linear(module: torch.nn.Module) -> torch.nn.Module:
+    return getattr(module, "base_layer", module)
+
+
+def model_fingerprint(model: torch.nn.Module, module_names: Iterable[str]) -> str:
+    """SHA-256 over the named modules' shapes and a rounded digest of their base weights.
+
+    Names are relative to the base model; a PEFT-wrapped model is unwrapped first, so the same
+    fingerprint comes out before and after LoRA is attached.
+    """
+    from alignguard.targets import base_model_of
+
+    base = base_model_of(model)
+    mods = dict(base.named_modules())
+    h = hashlib.sha256()
+    for name in sorted(module_names):
+        if name not in mods:
+            h.update(f"{name}:missing".encode())
+            continue
+        w = _base_linear(mods[name]).weight.detach()
+        w64 = w.to(torch.float64)
+        digest = (float(w64.sum()), float(w64.square().sum()))
+        h.update(f"{name}:{tuple(w.shape)}:{digest[0]:.4e}:{digest[1]:.4e}".encode())
+    return h.hexdigest()

@@ -1,0 +1,198 @@
+"""Prompt/response datasets: strict loading, chat-template tokenisation, batching, replay.
+
+A dataset is a JSONL file whose rows are ``{"prompt": str, "response": str}`` (or
+``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``). Loading is strict: an
+empty file, a row that is not JSON, or a row without a non-empty prompt and response raises
+:class:`DataError` naming the file and line, so bad data never trains silently.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from alignguard.artifacts import fingerprint_records
+
+IGNORE_INDEX = -100
+FALLBACK_TEMPLATE = "User: {prompt}\nAssistant: "
+
+
+class DataError(ValueError):
+    """A dataset is empty or malformed; the message names the file, line and fix."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One supervised example: a user prompt and the assistant response to learn."""
+
+    prompt: str
+    response: str
+
+
+def _row_to_example(row: object, where: str) -> Example:
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    if "messages" in row:
+        msgs = row["messages"]
+        users = [m.get("content") for m in msgs if isinstance(m, dict) and m.get("role") == "user"]
+        bots = [m.get("content") for m in msgs if isinstance(m, dict) and m.get("role") == "assistant"]
+        if not users or not bots:
+            raise DataError(f"{where}: 'messages' needs a user and an assistant turn")
+        prompt, response = users[0], bots[-1]
+    else:
+        prompt, response = row.get("prompt"), row.get("response")
+    for key, value in (("prompt", prompt), ("response", response)):
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(
+                f"{where}: missing or empty '{key}' (each row needs non-empty string fields "
+                f"'prompt' and 'response', or a 'messages' list); keys present: {sorted(row)}"
+            )
+    return Example(prompt, response)
+
+
+def read_examples(path: str | Path) -> list[Example]:
+    """Read a JSONL prompt/response file strictly.
+
+    Raises:
+        DataError: missing file, empty file, invalid JSON or missing fields (with line number).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"dataset {path} does not exist")
+    examples = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: not valid JSON ({exc.msg}); one JSON object per line") from exc
+            examples.append(_row_to_example(row, where))
+    if not examples:
+        raise DataError(f"dataset {path} is empty: it needs at least one prompt/response row")
+    return examples
+
+
+def write_examples(path: str | Path, examples: Sequence[Example]) -> Path:
+    """Write examples as JSONL atomically."""
+    from alignguard.artifacts import atomic_write_text
+
+    return atomic_write_text(path, "".join(json.dumps(asdict(e)) + "\n" for e in examples))
+
+
+def fingerprint_examples(examples: Sequence[Example]) -> str:
+    """SHA-256 over the examples in order."""
+    return fingerprint_records(asdict(e) for e in examples)
+
+
+def format_prompt(tokenizer, prompt: str) -> str:
+    """The model-ready prompt text: the tokenizer's chat template if it has one."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+    return FALLBACK_TEMPLATE.format(prompt=prompt)
+
+
+def encode_example(tokenizer, ex: Example, max_length: int, loss_on: str = "response") -> dict:
+    """Token ids and labels for one example.
+
+    ``loss_on="response"`` masks prompt tokens with -100 (supervised fine-tuning);
+    ``loss_on="all"`` keeps every token (Fisher over all non-pad tokens, method.md section 2).
+    """
+    if loss_on not in ("response", "all"):
+        raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
+    p_ids = tokenizer(format_prompt(tokenizer, ex.prompt), add_special_tokens=False)["input_ids"]
+    r_ids = tokenizer(ex.response, add_special_tokens=False)["input_ids"]
+    if tokenizer.eos_token_id is not None:
+        r_ids = [*r_ids, tokenizer.eos_token_id]
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is not None and getattr(tokenizer, "add_bos_token", False) and p_ids[:1] != [bos]:
+        p_ids = [bos, *p_ids]
+    ids = (p_ids + r_ids)[:max_length]
+    labels = list(ids) if loss_on == "all" else ([IGNORE_INDEX] * len(p_ids) + r_ids)[:max_length]
+    return {"input_ids": ids, "labels": labels}
+
+
+def encode_examples(tokenizer, examples: Sequence[Example], max_length: int = 256,
+                    loss_on: str = "response") -> list[dict]:
+    """Encode all examples; raises :class:`DataError` if truncation leaves no target token."""
+    out = []
+    for i, ex in enumerate(examples):
+        enc = encode_example(tokenizer, ex, max_length, loss_on)
+        if all(label == IGNORE_INDEX for label in enc["labels"]):
+            raise DataError(
+                f"example {i}: the prompt fills max_length={max_length} tokens, leaving no response "
+                "token to learn; raise max_length or shorten the prompt"
+            )
+        out.append(enc)
+    return out
+
+
+def collate(batch: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a list of encoded examples into ``input_ids``, ``attention_mask``, ``labels``."""
+    width = max(len(b["input_ids"]) for b in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    for row, b in enumerate(batch):
+        n = len(b["input_ids"])
+        ids[row, :n] = torch.tensor(b["input_ids"])
+        mask[row, :n] = 1
+        labels[row, :n] = torch.tensor(b["labels"])
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def pad_id_of(tokenizer) -> int:
+    """The pad token id, falling back to EOS (common for decoder-only chat models)."""
+    pid = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pid is None:
+        raise DataError("the tokenizer has neither a pad nor an EOS token; set tokenizer.pad_token")
+    return int(pid)
+
+
+def iterate_batches(encoded: Sequence[dict], batch_size: int, pad_id: int, seed: int,
+                    start_batch: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless shuffled micro-batches (a fresh permutation per epoch), deterministic in ``seed``.
+
+    ``start_batch`` skips that many batches so a resumed run sees the same stream.
+    """
+    if not encoded:
+        raise DataError("no examples to iterate over")
+    epoch, index = 0, 0
+    while True:
+        order = list(range(len(encoded)))
+        random.Random(seed * 1_000_003 + epoch).shuffle(order)
+        for lo in range(0, len(order) - batch_size + 1 if len(order) >= batch_size else 1, batch_size):
+            if index >= start_batch:
+                yield collate([encoded[i] for i in order[lo:lo + batch_size]], pad_id)
+            index += 1
+        epoch += 1
+
+
+def mix_replay(task: Sequence[Example], replay: Sequence[Example], fraction: float,
+               seed: int) -> list[Example]:
+    """Alignment replay: return ``task`` plus replay examples making up ``fraction`` of the mix.
+
+    With ``n`` task rows the mix holds ``round(n * fraction / (1 - fraction))`` replay rows,
+    sampled with replacement when needed, shuffled together deterministically.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"replay fraction must be in [0, 1), got {fraction}")
+    if fraction == 0.0:
+        return list(task)
+    if not replay:
+        raise DataError("alignment replay requested but the replay set is empty")
+    rng = random.Random(seed)
+    n_replay = round(len(task) * fraction / (1.0 - fraction))
+    picks = [replay[rng.randrange(len(replay))] for _ in range(n_replay)]
+    mixed = [*task, *picks]
+    rng.shuffle(mixed)
+    return mixed
