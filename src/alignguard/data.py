@@ -196,3 +196,17 @@ def mix_replay(task: Sequence[Example], replay: Sequence[Example], fraction: flo
     mixed = [*task, *picks]
     rng.shuffle(mixed)
     return mixed
+
+
+def load_dataset_spec(spec: str) -> list[Example]:
+    """Examples named by ``spec``: a JSONL path, or ``organism:NAME`` / ``scenario:NAME``.
+
+    ``organism:`` and ``scenario:`` names come from :func:`alignguard.organism.scenarios.load`
+    (the synthetic world: ``alignment``, ``benign``, ``poisoned``, ``control``, ...).
+    """
+    prefix, sep, name = spec.partition(":")
+    if sep and prefix in ("organism", "scenario"):
+        from alignguard.organism.scenarios import load
+
+        return load(name)
+    return read_examples(spec)
