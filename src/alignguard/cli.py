@@ -23,7 +23,7 @@ from typing import Any
 # command name (words separated by spaces) -> "module:function"
 COMMANDS: dict[str, str] = {
     "demo": "alignguard.demo:demo_command",
-    "train": "alignguard.train:train_command",
+    "train": "alignguard.train_cli:train_command",
     "fisher": "alignguard.fisher:fisher_command",
     "drift": "alignguard.drift.cli:drift_command",
     "judge": "alignguard.drift.cli:judge_command",
