@@ -132,16 +132,17 @@ class AlignmentBasis:
                 f"{missing[:3]}; it covers {sorted(self.modules)[:3]}... Re-run `alignguard fisher` "
                 "with the same --target-modules as training."
             )
-        stored = self.meta.get("model_fingerprint")
+        stored = self.meta.get("module_fingerprints")
         if stored is None:
             return
-        current = model_fingerprint(model, names)
-        if stored != current:
+        current = module_digests(model, names)
+        wrong = [n for n in names if stored.get(n) != current[n]]
+        if wrong:
             raise FisherMismatchError(
-                f"this Fisher file was estimated on a different model (fingerprint {stored[:12]} "
-                f"vs {current[:12]} for the model being trained: model "
-                f"{self.meta.get('model_name', '?')!r}). Estimate the Fisher on the exact base "
-                "model you fine-tune: `alignguard fisher --model <that model>`."
+                f"this Fisher file was estimated on a different model: {len(wrong)} of "
+                f"{len(names)} adapted modules have other weights or shapes (e.g. {wrong[0]}; "
+                f"Fisher model: {self.meta.get('model_name', '?')!r}). Estimate the Fisher on the "
+                "exact base model you fine-tune: `alignguard fisher --model <that model>`."
             )
 
 
@@ -149,23 +150,27 @@ def _base_linear(module: torch.nn.Module) -> torch.nn.Module:
     return getattr(module, "base_layer", module)
 
 
-def model_fingerprint(model: torch.nn.Module, module_names: Iterable[str]) -> str:
-    """SHA-256 over the named modules' shapes and a rounded digest of their base weights.
+def module_digests(model: torch.nn.Module, module_names: Iterable[str]) -> dict[str, str]:
+    """Per module: shape plus a rounded digest (sum, sum of squares) of its base weight.
 
     Names are relative to the base model; a PEFT-wrapped model is unwrapped first, so the same
-    fingerprint comes out before and after LoRA is attached.
+    digests come out before and after LoRA is attached.
     """
     from alignguard.targets import base_model_of
 
-    base = base_model_of(model)
-    mods = dict(base.named_modules())
-    h = hashlib.sha256()
-    for name in sorted(module_names):
+    mods = dict(base_model_of(model).named_modules())
+    out = {}
+    for name in module_names:
         if name not in mods:
-            h.update(f"{name}:missing".encode())
+            out[name] = "missing"
             continue
         w = _base_linear(mods[name]).weight.detach()
         w64 = w.to(torch.float64)
-        digest = (float(w64.sum()), float(w64.square().sum()))
-        h.update(f"{name}:{tuple(w.shape)}:{digest[0]:.4e}:{digest[1]:.4e}".encode())
-    return h.hexdigest()
+        out[name] = f"{tuple(w.shape)}:{float(w64.sum()):.4e}:{float(w64.square().sum()):.4e}"
+    return out
+
+
+def model_fingerprint(model: torch.nn.Module, module_names: Iterable[str]) -> str:
+    """SHA-256 over :func:`module_digests` of the named modules (sorted by name)."""
+    digests = module_digests(model, sorted(module_names))
+    return hashlib.sha256("".join(f"{n}:{d};" for n, d in digests.items()).encode()).hexdigest()

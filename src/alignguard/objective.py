@@ -27,9 +27,9 @@ class Objective:
 
     def __init__(self, cfg: RegularizerConfig, model: torch.nn.Module,
                  basis: AlignmentBasis | None) -> None:
-        self.terms = build_terms(cfg)
         self.basis = basis
         self.layout = GeometryLayout(model, basis)
+        self.terms = build_terms(cfg, self.layout)
 
     @property
     def active(self) -> bool:
@@ -56,7 +56,7 @@ class Objective:
         geom = self.layout.geometry()
         values = {}
         for term in self.terms:
-            if getattr(term, "needs_basis", False) and self.basis is None:
+            if term.needs_basis and self.basis is None:
                 continue
             values[term.name] = float(term.fn(geom))
         return values

@@ -268,7 +268,7 @@ def _loop(cfg, model, accelerator, objective, optimizer, scheduler, batches, sta
         if step % cfg.log_every == 0 or step == cfg.steps:
             row = _log_row(step, task, reg, objective, grad_norm, scheduler.get_last_lr()[0], started)
             history.append(row)
-            bar.set_postfix(task=f"{task:.3f}", **{k: f"{v:.3g}" for k, v in reg.items()})
+            bar.set_postfix({"loss": f"{task:.3f}", **{f"L_{k}": f"{v:.3g}" for k, v in reg.items()}})
             if accelerator.is_main_process:
                 with (out / "log.jsonl").open("a") as fh:
                     fh.write(json.dumps(row) + "\n")

@@ -1,0 +1,148 @@
+"""The training loop: accumulation, resume, non-finite losses, artifacts, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from peft import PeftModel
+
+from alignguard.basis import FisherMismatchError
+from alignguard.data import read_examples
+from alignguard.fisher import estimate_alignment_fisher
+from alignguard.objective import NonFiniteLossError
+from alignguard.targets import TargetModuleError
+from alignguard.train import train
+from alignguard.train_config import TrainConfig
+from tests.conftest import make_tiny_model
+
+
+def _cfg(tmp_path, data, **kw) -> TrainConfig:
+    base = dict(model="tiny", data=str(data), output_dir=str(tmp_path / "run"), method="agl",
+                steps=3, batch_size=8, lr=1e-2, warmup_steps=1, log_every=1, save_every=0,
+                seed=0, max_length=48)
+    base.update(kw)
+    cfg = TrainConfig(**base)
+    cfg.lora.r = 4
+    cfg.reg.lam_A, cfg.reg.lam_T, cfg.reg.lam_NC = 1.0, 0.1, 0.1
+    return cfg
+
+
+@pytest.fixture
+def basis(tiny_tokenizer, tiny_jsonl):
+    model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
+    return estimate_alignment_fisher(model, read_examples(tiny_jsonl), tokenizer=tiny_tokenizer,
+                                     max_rank=4, batch_size=8, progress=False)
+
+
+def _run(cfg, tok, basis, **kw):
+    model = make_tiny_model("llama", vocab_size=len(tok))
+    return train(cfg, model=model, tokenizer=tok, basis=basis, progress=False, **kw)
+
+
+def _lora_state(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+
+
+def test_grad_accumulation_equals_one_big_batch(tmp_path, tiny_tokenizer, tiny_jsonl, basis):
+    big = _run(_cfg(tmp_path / "a", tiny_jsonl, steps=2), tiny_tokenizer, basis)
+    small = _run(_cfg(tmp_path / "b", tiny_jsonl, steps=2, batch_size=4, grad_accum=2),
+                 tiny_tokenizer, basis)
+    a, b = _lora_state(big.model), _lora_state(small.model)
+    assert a.keys() == b.keys() and len(a) > 0
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-6)
+    assert abs(big.history[0]["task_loss"] - small.history[0]["task_loss"]) < 1e-5
+
+
+def test_only_lora_weights_change_and_adapter_loads_with_stock_peft(tmp_path, tiny_tokenizer,
+                                                                   tiny_jsonl, basis):
+    result = _run(_cfg(tmp_path, tiny_jsonl), tiny_tokenizer, basis)
+    fresh = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
+    trained_base = {n.replace("base_model.model.", "").replace(".base_layer", ""): p
+                    for n, p in result.model.named_parameters() if "lora_" not in n}
+    for name, p in fresh.named_parameters():
+        assert torch.equal(p, trained_base[name]), name
+    assert any(p.abs().sum() > 0 for n, p in _lora_state(result.model).items() if "lora_B" in n)
+    loaded = PeftModel.from_pretrained(make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
+                                       result.output_dir / "adapter")
+    ids = torch.tensor([[5, 6, 7, 8]])
+    result.model.eval()
+    torch.testing.assert_close(loaded(input_ids=ids).logits, result.model(input_ids=ids).logits)
+
+
+def test_run_folder_has_config_provenance_and_every_term_logged(tmp_path, tiny_tokenizer,
+                                                                tiny_jsonl, basis):
+    result = _run(_cfg(tmp_path, tiny_jsonl), tiny_tokenizer, basis)
+    out = result.output_dir
+    config = json.loads((out / "config.json").read_text())
+    assert config["resolved_reg"]["lam_A"] == 1.0 and config["seed"] == 0
+    prov = json.loads((out / "provenance.json").read_text())
+    assert len(prov["data_fingerprints"]["task"]) == 64 and prov["seed"] == 0
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    for key in ("reg/fisher", "reg/task", "reg/collision", "reg/geodesic", "reg/riemannian"):
+        assert key in rows[-1] and torch.isfinite(torch.tensor(rows[-1][key]))
+    assert rows[-1]["reg/fisher"] > 0
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path, tiny_tokenizer, tiny_jsonl, basis):
+    full = _run(_cfg(tmp_path / "full", tiny_jsonl, steps=4), tiny_tokenizer, basis)
+
+    def crash(step, model):
+        if step == 3:
+            raise KeyboardInterrupt("simulated crash")
+
+    cfg = _cfg(tmp_path / "crash", tiny_jsonl, steps=4, save_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        _run(cfg, tiny_tokenizer, basis, callbacks=[crash])
+    assert not (cfg_out := tmp_path / "crash" / "run" / "adapter").exists(), cfg_out
+    resumed = _run(cfg, tiny_tokenizer, basis)
+    a, b = _lora_state(full.model), _lora_state(resumed.model)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-7)
+    steps = [json.loads(x)["step"] for x in (resumed.output_dir / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_tokenizer, tiny_jsonl, basis):
+    def poison(step, model):
+        if step == 2:
+            with torch.no_grad():
+                next(p for n, p in model.named_parameters() if "lora_B" in n).fill_(float("nan"))
+
+    cfg = _cfg(tmp_path, tiny_jsonl, steps=5, save_every=2)
+    with pytest.raises(NonFiniteLossError, match=r"'task' loss term became nan at step 3"):
+        _run(cfg, tiny_tokenizer, basis, callbacks=[poison])
+    ckpts = sorted((tmp_path / "run" / "checkpoints").iterdir())
+    assert [c.name for c in ckpts] == ["step-000002"]
+    from safetensors.torch import load_file
+
+    saved = load_file(str(ckpts[0] / "trainable.safetensors"))
+    assert all(torch.isfinite(t).all() for t in saved.values())
+    assert not (tmp_path / "run" / "adapter").exists()
+
+
+def test_unknown_target_modules_error(tmp_path, tiny_tokenizer, tiny_jsonl):
+    cfg = _cfg(tmp_path, tiny_jsonl, method="lora")
+    cfg.lora.target_modules = ["query_key_value"]
+    with pytest.raises(TargetModuleError, match="Linear modules found"):
+        _run(cfg, tiny_tokenizer, None)
+
+
+def test_fisher_from_another_model_is_rejected(tmp_path, tiny_tokenizer, tiny_jsonl):
+    other = make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=123)
+    foreign = estimate_alignment_fisher(other, read_examples(tiny_jsonl), tokenizer=tiny_tokenizer,
+                                        max_rank=4, batch_size=8, progress=False)
+    with pytest.raises(FisherMismatchError, match="different model"):
+        _run(_cfg(tmp_path, tiny_jsonl), tiny_tokenizer, foreign)
+
+
+def test_empty_dataset_is_a_clear_error(tmp_path, tiny_tokenizer):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    from alignguard.data import DataError
+
+    with pytest.raises(DataError, match="is empty"):
+        _run(_cfg(tmp_path, empty, method="lora"), tiny_tokenizer, None)
