@@ -152,11 +152,11 @@ def format_table(results: dict) -> str:
             s = summary.get(method, {}).get(key)
             cells += f"{s['mean']:>9.3f} +-{s['std']:.3f} ({s['delta_vs_base']:+.3f})" if s else f"{'-':>24}"
         lines.append(f"{key:<18}{float(base.get(key, float('nan'))):>8.3f}{cells}")
-    cats = sorted(base.get("refusal_by_category", {}))
+    cats = sorted(base.get("refusal_per_category", {}))
     for cat in cats:
-        row = f"  refusal/{cat:<9}{base['refusal_by_category'][cat]:>8.3f}"
+        row = f"  refusal/{cat:<9}{base['refusal_per_category'][cat]:>8.3f}"
         for method in ("lora", "agl"):
-            vals = [r["metrics"]["refusal_by_category"].get(cat, float("nan")) for r in results["runs"] if r["method"] == method]
+            vals = [r["metrics"]["refusal_per_category"].get(cat, float("nan")) for r in results["runs"] if r["method"] == method]
             row += f"{statistics.fmean(vals):>9.3f}{'':>15}" if vals else f"{'-':>24}"
         lines.append(row)
     drift = summary.get("drift")

@@ -21,15 +21,15 @@ def _mean_metric(runs: list[dict], method: str, getter) -> float | None:
 
 def category_figure(base: dict, runs: list[dict]) -> Figure:
     """Grouped bars: refusal accuracy per unsafe category for base, plain LoRA and AGL."""
-    cats = sorted(base.get("refusal_by_category", {}))
+    cats = sorted(base.get("refusal_per_category", {}))
     fig = Figure(figsize=(8, 3.4))
     ax = fig.subplots()
     width = 0.27
     for i, method in enumerate(("base", "lora", "agl")):
         if method == "base":
-            vals = [base["refusal_by_category"][c] for c in cats]
+            vals = [base["refusal_per_category"][c] for c in cats]
         else:
-            vals = [_mean_metric(runs, method, lambda m, c=c: m.get("refusal_by_category", {}).get(c)) or 0.0
+            vals = [_mean_metric(runs, method, lambda m, c=c: m.get("refusal_per_category", {}).get(c)) or 0.0
                     for c in cats]
         ax.bar([x + (i - 1) * width for x in range(len(cats))], vals, width, label=method,
                color=COLORS[method])
@@ -70,7 +70,7 @@ def frontier_figure(base: dict, runs: list[dict], sweep: list[dict]) -> Figure:
     """Safety-utility frontier: task score vs refusal for AGL at each lam_A and plain LoRA."""
     fig = Figure(figsize=(5.5, 4))
     ax = fig.subplots()
-    pts = sorted(((s["lam_A"], s["metrics"]["refusal_accuracy"], s["metrics"]["task_score"]) for s in sweep))
+    pts = sorted((s["lam_A"], s["metrics"]["refusal_accuracy"], s["metrics"]["task_score"]) for s in sweep)
     ax.plot([p[1] for p in pts], [p[2] for p in pts], "o-", color=COLORS["agl"], label="AGL (lam_A sweep)")
     for lam, x, y in pts:
         ax.annotate(f"{lam:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
