@@ -1,14 +1,26 @@
-"""Configuration of the AlignGuard objective (method.md section 3).
+"""Configuration of the AlignGuard objective (method.md section 3; arXiv 2508.02079).
 
     L = L_task + lam_A * L_A + lam_T * L_T + lam_NC * E_col (+ lam_ewc * L_ewc, a baseline)
 
-Owned by the regularizers package; defaults are calibrated on the model organism and documented
-in docs/method.md.
+Owned by the regularizers package. Every normalisation and default is explained in
+docs/method.md; the paper-literal (unnormalised) forms stay selectable with ``norm="none"``,
+``riem_norm="none"``, ``riem_sample=0`` and ``geo_form="cosine"``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+RIEM_WEIGHTS = ("sigmoid", "fisher_diag")
+RIEM_NORMS = ("energy", "none")
+GEO_FORMS = ("grassmann", "grassmann_factors", "cosine")
+NORMS = ("weight", "element", "none")
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
 
 
 @dataclass
@@ -16,24 +28,80 @@ class RegularizerConfig:
     """Weights and options of the regularizer terms.
 
     Attributes:
-        lam_A: weight of the Fisher penalty on the alignment-critical part dW_A.
-        lam_T: weight of the task-specific stability term on dW_T.
-        lam_NC: weight of the collision term E_col.
-        alpha: blend E_col = alpha * E_riem + (1 - alpha) * E_geo.
-        riem_weight: "sigmoid" (paper-style eta) or "fisher_diag" (Fisher-diagonal metric).
-        geo_form: "grassmann" (default) or "cosine" (paper-literal, identically ~0).
+        lam_A: weight of the Fisher penalty ``L_A`` on the alignment-critical part ``dW_A``.
+        lam_T: weight of the task-specific stability term ``L_T = ||dW_T||_F^2``.
+        lam_NC: weight of the collision term ``E_col``.
+        alpha: blend ``E_col = alpha * E_riem + (1 - alpha) * E_geo``, in ``[0, 1]``.
+        riem_weight: metric of ``E_riem``: "sigmoid" (paper-style
+            ``eta = 1 + beta * sigmoid((|dW_ij| - tau) / temp)``) or "fisher_diag"
+            (``eta_ij = diag(S_out)_i * diag(S_in)_j``, each diagonal mean-normalised).
+        riem_beta: ``beta`` of the sigmoid weight.
+        riem_tau: ``tau`` of the sigmoid weight (in RMS units of ``dW`` when
+            ``riem_norm="energy"``, absolute otherwise).
+        riem_temp: ``temp`` of the sigmoid weight (same units as ``riem_tau``).
+        riem_norm: "energy" divides ``E_riem`` of a module by ``mean(dW^2)`` (scale-free);
+            "none" is the paper-literal ``mean_ij eta_ij |dW_A,ij dW_T,ij|``.
+        riem_sample: side of the random ``n x n`` block of entries per module on which
+            ``E_riem`` is estimated each step (unbiased); 0 computes every entry (exact, dense,
+            chunked and checkpointed).
+        riem_chunk: exact mode only: at most this many dense entries are materialised at once.
+        riem_eps: floor added to ``mean(dW^2)`` in the energy normalisation.
+        geo_form: "grassmann" (default: principal angles between the singular subspaces of dW
+            and the alignment subspaces), "grassmann_factors" (column spaces of B and A^T
+            whitened separately, the spec's literal form) or "cosine" (paper-literal
+            ``cos^2(dW_A, dW_T)``, identically ~0).
+        geo_eps: smooth-whitening floor per squared entry of ``dW``: singular directions with
+            ``sigma^2 << geo_eps * d_out * d_in`` fade out (for "grassmann_factors": floor
+            ``geo_eps * d_out`` on ``B^T B`` and ``geo_eps * d_in`` on ``A A^T``).
         lam_ewc: weight of a diagonal-EWC penalty (baseline; 0 in AGL).
         reduction: how per-module terms combine: "mean" or "sum" over adapted modules.
+        norm: per-module normalisation of the quadratic terms (L_A, L_T, ewc, update_norm):
+            "weight" divides by ``||W0||_F^2`` (relative change), "element" by
+            ``d_out * d_in``, "none" is paper-literal.
+        weights: weights of plug-in terms registered with ``@register`` (by name); the built-in
+            terms are weighted by the ``lam_*`` fields above.
     """
 
     lam_A: float = 10.0
-    lam_T: float = 0.0
-    lam_NC: float = 0.0
+    lam_T: float = 0.1
+    lam_NC: float = 0.01
     alpha: float = 0.5
     riem_weight: str = "sigmoid"
     riem_beta: float = 1.0
-    riem_tau: float = 0.0
-    riem_temp: float = 1.0
+    riem_tau: float = 1.0
+    riem_temp: float = 0.5
+    riem_norm: str = "energy"
+    riem_sample: int = 64
+    riem_chunk: int = 1 << 22
+    riem_eps: float = 1e-12
     geo_form: str = "grassmann"
+    geo_eps: float = 1e-8
     lam_ewc: float = 0.0
     reduction: str = "mean"
+    norm: str = "weight"
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("lam_A", "lam_T", "lam_NC", "lam_ewc", "riem_beta", "riem_eps"):
+            value = getattr(self, name)
+            if not value >= 0:  # also rejects NaN
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if not self.geo_eps > 0:
+            raise ValueError(f"geo_eps must be > 0 (it keeps E_geo smooth at dW = 0), got {self.geo_eps}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha blends E_riem and E_geo and must be in [0, 1], got {self.alpha}")
+        if not self.riem_temp > 0:
+            raise ValueError(f"riem_temp must be > 0, got {self.riem_temp}")
+        if self.riem_sample < 0 or self.riem_chunk < 1:
+            raise ValueError(
+                f"riem_sample must be >= 0 (0 = exact) and riem_chunk >= 1, got "
+                f"{self.riem_sample} and {self.riem_chunk}"
+            )
+        _check_choice("riem_weight", self.riem_weight, RIEM_WEIGHTS)
+        _check_choice("riem_norm", self.riem_norm, RIEM_NORMS)
+        _check_choice("geo_form", self.geo_form, GEO_FORMS)
+        _check_choice("reduction", self.reduction, REDUCTIONS)
+        _check_choice("norm", self.norm, NORMS)
+        bad = {k: v for k, v in self.weights.items() if not float(v) >= 0}
+        if bad:
+            raise ValueError(f"weights of plug-in terms must be >= 0, got {bad}")
