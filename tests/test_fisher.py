@@ -318,3 +318,18 @@ def test_fisher_command_end_to_end(tiny_model_dir, tmp_path, capsys):
     code = main(["fisher", "--model", str(tiny_model_dir), "--data", str(data), "--output",
                  str(tmp_path / "f2"), "--target-modules", "q_proj,v_proj", "--max-examples", "4"])
     assert code == 0 and len(AlignmentBasis.load(tmp_path / "f2")) == 4
+
+
+def test_leading_eigenpairs_match_exact_eigh_on_large_factor():
+    from alignguard.fisher import leading_eigenpairs
+
+    gen = torch.Generator().manual_seed(0)
+    d = 700
+    q = torch.linalg.qr(torch.randn(d, d, dtype=torch.float64, generator=gen))[0]
+    lam = torch.logspace(0, -8, d, dtype=torch.float64)  # Fisher-like fast decay
+    S = (q * lam) @ q.T
+    top, vecs = leading_eigenpairs(S, 32)
+    exact, exact_vecs = torch.linalg.eigh(S)
+    torch.testing.assert_close(top[:32], exact.flip(0)[:32], rtol=1e-8, atol=1e-14)
+    overlap = (vecs[:, :16].T @ exact_vecs.flip(1)[:, :16]).abs().diagonal()
+    assert float(overlap.min()) > 1 - 1e-8
