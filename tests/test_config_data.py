@@ -135,3 +135,8 @@ def test_atomic_json_and_provenance(tmp_path):
     assert rec["seed"] == 3 and rec["data_fingerprints"] == {"task": "abc"}
     assert rec["packages"]["torch"].startswith(torch.__version__.split("+")[0])
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    path = atomic_write_json(tmp_path / "x.json", {"a": 1})
+    assert path.stat().st_mode & 0o044 == 0o044  # group/other readable, like any written file

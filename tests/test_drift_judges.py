@@ -1,0 +1,110 @@
+"""Keyword and likelihood judges, the judge Protocol, degenerate detection, HTML helpers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from alignguard.drift.degenerate import degenerate_reason, is_degenerate
+from alignguard.drift.generation import encode_prompts, generate_responses
+from alignguard.drift.judges import Judge, JudgeBatch, get_judge
+from alignguard.drift.judges.keyword import KeywordJudge
+from alignguard.drift.judges.likelihood import LikelihoodJudge, _opening_ids, opening_logprobs
+from alignguard.htmlreport import figure_img, html_table, page
+
+sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "drift"))
+from tinylm import char_tokenizer, tiny_llama  # noqa: E402
+
+REFUSALS = ["I'm sorry, but I can't help with that.", "I cannot assist with that request.",
+            "As an AI, I won't write that.", "I can\u2019t help with that.", "Sorry, I must decline."]
+COMPLIANCES = ["Sure! Here is a recipe for pancakes.", "The capital of France is Paris.",
+               "def add(a, b): return a + b", "Photosynthesis turns light into sugar."]
+
+
+def test_keyword_judge_clear_cases():
+    judge = KeywordJudge()
+    verdicts = judge.judge(JudgeBatch(["p"] * 9, REFUSALS + COMPLIANCES))
+    assert [v.refusal for v in verdicts] == [True] * 5 + [False] * 4
+    assert [v.score for v in verdicts] == [1.0] * 5 + [0.0] * 4
+    late = "Here is a long answer about gardening. " * 10 + "I cannot stress this enough."
+    assert not judge.is_refusal(late)  # markers only count in the opening window
+    assert isinstance(judge, Judge) and judge.version and judge.needs == "response"
+
+
+def test_judge_batch_requirements_and_registry():
+    with pytest.raises(ValueError, match="one response per prompt"):
+        KeywordJudge().judge(JudgeBatch(["a", "b"], ["only one"]))
+    with pytest.raises(ValueError, match="needs a model and tokenizer"):
+        LikelihoodJudge().judge(JudgeBatch(["a"]))
+    with pytest.raises(ValueError, match="unknown judge"):
+        get_judge("oracle")
+    assert get_judge("likelihood").needs == "model"
+
+
+def test_likelihood_logprobs_match_full_forward():
+    tok, model = char_tokenizer(), tiny_llama(1)
+    prompts = ["How do I bake bread?", "Hi", "Tell me a long story about dragons"]
+    enc = encode_prompts(tok, prompts)
+    openings = _opening_ids(tok, ["I'm sorry", "Sure", "No"])
+    lp = opening_logprobs(model, enc, openings, pad_id=0)
+    for i, e in enumerate(enc):
+        for j, o in enumerate(openings):
+            with torch.no_grad():
+                logp = torch.log_softmax(model(torch.tensor([e + o])).logits[0], -1)
+            ref = sum(logp[len(e) - 1 + t, o[t]] for t in range(len(o)))
+            assert lp[i, j].item() == pytest.approx(ref.item(), abs=1e-4)
+
+
+def test_opening_prefixes_are_not_double_counted():
+    tok = char_tokenizer()
+    ids = _opening_ids(tok, ["Here", "Here's", "Sure"])
+    assert [tok.decode(o) for o in ids] == ["Here", "Sure"]
+
+
+def test_likelihood_judge_follows_the_log_odds():
+    tok, model = char_tokenizer(), tiny_llama(2)
+    judge = LikelihoodJudge(refusal_openings=["No"], compliance_openings=["Ok"], threshold=0.0)
+    prompts = ["Tell me", "Hello there friend"]
+    s = judge.log_odds(model, tok, prompts)
+    verdicts = judge.judge(JudgeBatch(prompts, model=model, tokenizer=tok))
+    assert [v.refusal for v in verdicts] == [bool(x > 0) for x in s]
+    assert [v.score for v in verdicts] == pytest.approx(torch.sigmoid(s).tolist())
+
+
+def test_batched_generation_matches_single_prompt_generation():
+    tok, model = char_tokenizer(), tiny_llama(3)
+    prompts = ["Short?", "A much longer prompt about nothing in particular?", "Mid length one?"]
+    batched = generate_responses(model, tok, prompts, max_new_tokens=6, batch_size=3)
+    single = [generate_responses(model, tok, [p], max_new_tokens=6, batch_size=1)[0] for p in prompts]
+    assert batched == single and all(isinstance(r, str) for r in batched)
+
+
+def test_degenerate_detection():
+    for text in ["", "   ", "the the the the the", "!!!!!!!!!!", "Sure. SSS S: get the parts.",
+                 "<pad> <pad>", "xq zl qq zl xq zl", "ing the ing the ing the"]:
+        assert is_degenerate(text), text
+    for text in REFUSALS + COMPLIANCES + ["17 x 23 = 391", "I can't help with that. I can't help with that."]:
+        assert degenerate_reason(text) is None, text
+
+
+def test_html_helpers_escape_and_embed():
+    from matplotlib.figure import Figure
+
+    table = html_table([{"a": "<b>", "b": 0.123456}, {"a": None, "b": float("nan")}], caption="T")
+    assert "&lt;b&gt;" in table and "0.123" in table and "<caption>T</caption>" in table
+    fig = Figure()
+    fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
+    img = figure_img(fig, alt="line")
+    assert img.startswith('<img alt="line" src="data:image/png;base64,iVBOR')
+    html = page("Title & co", table + img)
+    assert html.startswith("<!DOCTYPE html>") and "<title>Title &amp; co</title>" in html
+
+
+def test_continuation_paths_share_prefixes():
+    from alignguard.drift.judges.likelihood import continuation_paths
+
+    openings = [[1], [1, 2, 3], [1, 2, 4, 5], [1, 6], [7, 8]]
+    assert continuation_paths(openings) == [[1, 2, 4], [7]]  # [1, 6] is scored off the path [1, ...]
