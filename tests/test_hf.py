@@ -30,10 +30,11 @@ def _trainer(tmp_path, tok, data, basis, batch, accum, lam_A=1.0, trainer_cls=Al
     args = TrainingArguments(
         output_dir=str(tmp_path), per_device_train_batch_size=batch, gradient_accumulation_steps=accum,
         max_steps=2, learning_rate=1e-2, lr_scheduler_type="constant", logging_steps=1,
+        optim="sgd",  # updates linear in the gradient, so accumulation must match exactly
         report_to=[], save_strategy="no", seed=0, data_seed=0, use_cpu=True, disable_tqdm=True,
         remove_unused_columns=False,
     )
-    reg = RegularizerConfig(lam_A=lam_A, lam_T=0.1, lam_NC=0.1)
+    reg = RegularizerConfig(lam_A=lam_A, lam_T=0.1, lam_NC=0.1, riem_sample=0)
     return trainer_cls(model=model, args=args, train_dataset=data, data_collator=_Collator(tok.pad_token_id),
                        alignguard_basis=basis, alignguard_config=reg)
 

@@ -45,14 +45,45 @@ def _lora_state(model) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
 
 
-def test_grad_accumulation_equals_one_big_batch(tmp_path, tiny_tokenizer, tiny_jsonl, basis):
+def test_grad_accumulation_equals_one_big_batch(tiny_tokenizer, tiny_jsonl, basis):
+    """k micro-batches give exactly the gradient (task + penalty) of one big batch."""
+    from accelerate import Accelerator
+
+    from alignguard.data import collate, encode_examples
+    from alignguard.objective import Objective
+    from alignguard.train import optimizer_step, prepare_model
+
+    cfg = TrainConfig(method="agl", max_grad_norm=1e9)
+    cfg.reg.lam_A, cfg.reg.lam_T, cfg.reg.lam_NC = 1.0, 0.1, 0.1
+    cfg.reg.riem_sample = 0  # exact E_riem: no per-call sampling
+    rows = encode_examples(tiny_tokenizer, read_examples(tiny_jsonl)[:8], 48)
+    grads = []
+    for micro in ([rows], [rows[:3], rows[3:]], [rows[:2], rows[2:5], rows[5:]]):
+        model = prepare_model(cfg, make_tiny_model("llama", vocab_size=len(tiny_tokenizer)))
+        with torch.no_grad():  # a non-zero update so every term has a gradient
+            for n, p in model.named_parameters():
+                if "lora_B" in n:
+                    p.normal_(0, 0.05, generator=torch.Generator().manual_seed(hash(n) % 1000))
+        objective = Objective(cfg.resolved_reg(), model, basis)
+        batches = [collate(m, tiny_tokenizer.pad_token_id) for m in micro]
+        task, _, _ = optimizer_step(model, Accelerator(cpu=True), objective, batches, cfg)
+        grads.append((task, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (task0, g0), *rest = grads
+    assert len(g0) > 0
+    for task, g in rest:
+        assert abs(task - task0) < 1e-5
+        for name in g0:
+            torch.testing.assert_close(g[name], g0[name], rtol=1e-4, atol=1e-7)
+
+
+def test_grad_accumulation_end_to_end_training_matches(tmp_path, tiny_tokenizer, tiny_jsonl, basis):
     big = _run(_cfg(tmp_path / "a", tiny_jsonl, steps=2), tiny_tokenizer, basis)
     small = _run(_cfg(tmp_path / "b", tiny_jsonl, steps=2, batch_size=4, grad_accum=2),
                  tiny_tokenizer, basis)
     a, b = _lora_state(big.model), _lora_state(small.model)
     assert a.keys() == b.keys() and len(a) > 0
-    for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-6)
+    for name in a:  # Adam's first steps are ~sign(g): near-zero gradients amplify float noise
+        torch.testing.assert_close(a[name], b[name], rtol=1e-3, atol=1e-4)
     assert abs(big.history[0]["task_loss"] - small.history[0]["task_loss"]) < 1e-5
 
 

@@ -63,7 +63,7 @@ class RegularizerConfig:
     """
 
     lam_A: float = 10.0
-    lam_T: float = 0.1
+    lam_T: float = 1e-3
     lam_NC: float = 0.01
     alpha: float = 0.5
     riem_weight: str = "sigmoid"
@@ -77,8 +77,8 @@ class RegularizerConfig:
     geo_form: str = "grassmann"
     geo_eps: float = 1e-8
     lam_ewc: float = 0.0
-    reduction: str = "mean"
-    norm: str = "weight"
+    reduction: str = "sum"
+    norm: str = "none"
     weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
