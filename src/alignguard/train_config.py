@@ -55,6 +55,8 @@ class TrainConfig:
         fisher: folder of a saved alignment Fisher; estimated on the fly when empty.
         replay_fraction: fraction of alignment-replay rows mixed into the task data.
         replay_data: replay rows (JSONL or ``organism:alignment``); default: the Fisher data.
+        mixed_precision: accelerate's autocast mode ("no", "bf16", "fp16"); explicit, so a
+            process-wide accelerate state left by another trainer is never silently inherited.
     """
 
     model: str = "organism"
@@ -81,6 +83,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     resume: bool = True
     dtype: str = "float32"
+    mixed_precision: str = "no"
     device: str = "cpu"
 
     def __post_init__(self) -> None:

@@ -1,0 +1,299 @@
+"""``alignguard align``: a safety-alignment stage that turns an instruct model into an aligned base.
+
+AlignGuard-LoRA (arXiv 2508.02079) protects the alignment of an *aligned* model. Small open
+instruct models such as SmolLM2-135M-Instruct comply with harmful requests out of the box, so
+this stage aligns one first:
+
+    DriftCheck (before) -> refusal SFT on project-written data (LoRA or full fine-tuning, the
+    project's own :func:`alignguard.train.train`) -> merge into the weights -> save a plain
+    Hugging Face folder (safetensors) -> DriftCheck (after)
+
+The SFT data (:mod:`alignguard.align_data`) pairs harmful requests with refusals and safe
+questions with helpful answers; its prompts are disjoint from the DriftCheck suite, so the
+before/after numbers are held-out. Outputs in ``--output``: ``data/align.jsonl``, ``sft/`` (the
+training run: log, adapter), ``model/`` (the merged aligned model), ``drift/`` (``drift.json``
+and ``drift.html``: "reference" = before, "model" = after, with paired bootstrap intervals) and
+``align.json`` (the summary).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
+
+log = logging.getLogger(__name__)
+METHODS = ("lora", "full-ft")
+
+
+@dataclass
+class AlignSettings:
+    """Settings of one alignment run (defaults: SmolLM2-135M on CPU, about 15 minutes).
+
+    Attributes:
+        model: instruct model to align: "smollm2", a local folder or a .gguf file.
+        output: output folder.
+        method: "lora" (merged after training) or "full-ft".
+        steps, batch_size, grad_accum, lr, max_length: SFT optimisation.
+        r, alpha: LoRA rank and alpha (all attention + MLP projections).
+        n_harmful, n_helpful: rows of refusal and helpful SFT data.
+        suite: DriftCheck suite for the before/after check.
+        eval_limit: stratified DriftCheck subset size (``None``: the whole suite).
+        max_new_tokens: greedy generation budget of the check (the paper uses 128; the keyword
+            judge reads the first 160 characters, which ~48 tokens cover).
+        eval_batch_size: prompts per generation batch.
+        seed: data, LoRA init and subset seed.
+        dtype, device: model precision and torch device.
+    """
+
+    model: str = "smollm2"
+    output: str = "runs/align"
+    method: str = "lora"
+    steps: int = 150
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 1e-3
+    max_length: int = 160
+    r: int = 16
+    alpha: float = 32.0
+    n_harmful: int = 240
+    n_helpful: int = 240
+    suite: str = "driftcheck-en"
+    eval_limit: int | None = 120
+    max_new_tokens: int = 64
+    eval_batch_size: int = 16
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)} for alignment, got {self.method!r}")
+        if self.eval_limit is not None and self.eval_limit < 1:
+            raise ValueError(f"eval_limit must be >= 1 (or None for the whole suite), got {self.eval_limit}")
+        if min(self.steps, self.batch_size, self.max_new_tokens, self.eval_batch_size) < 1:
+            raise ValueError("steps, batch_size, max_new_tokens and eval_batch_size must be >= 1")
+
+
+def _train_config(s: AlignSettings, data_path: Path):
+    from alignguard.targets import LoraSettings
+    from alignguard.train_config import TrainConfig
+
+    return TrainConfig(
+        model=s.model, data=str(data_path), output_dir=str(Path(s.output) / "sft"), method=s.method,
+        steps=s.steps, batch_size=s.batch_size, grad_accum=s.grad_accum, lr=s.lr,
+        warmup_steps=max(1, s.steps // 10), max_length=s.max_length, seed=s.seed,
+        log_every=max(1, s.steps // 20), save_every=max(25, s.steps // 4), dtype=s.dtype,
+        device=s.device, lora=LoraSettings(r=s.r, alpha=s.alpha, target_modules="all"),
+    )
+
+
+def _rates(report: dict[str, Any], role: str) -> dict[str, float]:
+    res = report["results"][role]
+    judge = res["judges"]["keyword"]
+    out = {"refusal_accuracy": judge["refusal_accuracy"]["estimate"],
+           "over_refusal": judge["over_refusal"]["estimate"]}
+    if "harmful_compliance" in judge:
+        out["harmful_compliance"] = judge["harmful_compliance"]["estimate"]
+    if "degenerate_rate" in res:
+        out["degenerate_rate"] = res["degenerate_rate"]["all"]["estimate"]
+    return out
+
+
+def drop_gguf_marker(model) -> None:
+    """Make a model loaded from a GGUF file (weights dequantised at load) saveable.
+
+    transformers keeps its GGUF loader as ``model.hf_quantizer`` and refuses ``save_pretrained``
+    ("quantized with gguf and is not serializable") although the weights are plain tensors.
+
+    Raises:
+        ValueError: the weights are still quantized (kept in GGUF blocks, or another method).
+    """
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is None:
+        return
+    method = getattr(quantizer.quantization_config, "quant_method", None)
+    method = getattr(method, "value", method)
+    blocks = getattr(quantizer, "supported", False) and not getattr(
+        quantizer.quantization_config, "dequantize", True)
+    if method != "gguf" or blocks:
+        raise ValueError(f"the model's weights are still quantized ({method}); merging LoRA into "
+                         "them and saving is not supported: load the model dequantised (float32)")
+    quantizer.remove_quantization_config(model)
+
+
+def save_merged(model, tokenizer, folder: Path, settings: AlignSettings) -> Path:
+    """Write the aligned model as a plain HF folder (safetensors + tokenizer), atomically."""
+    drop_gguf_marker(model)
+    with atomic_directory(folder) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        atomic_write_json(tmp / "alignguard_align.json", asdict(settings))
+        atomic_write_json(tmp / "provenance.json", provenance(seed=settings.seed, command="align",
+                                                              base_model=settings.model))
+    return folder
+
+
+def evaluate_cached(path: Path, model, tokenizer, records, judges, s: AlignSettings):
+    """DriftCheck generations of the base model, reused from ``path`` when the inputs match.
+
+    The base model's responses depend only on the model, the selected prompts and the decoding
+    budget, so a re-run (e.g. after an interrupted SFT) does not regenerate them; the judges are
+    re-applied to the saved responses.
+    """
+    from alignguard.artifacts import fingerprint_records
+    from alignguard.drift.judges import JudgeBatch
+    from alignguard.drift.runner import ModelEval, evaluate_model
+
+    key = {"model": s.model, "dtype": s.dtype, "max_new_tokens": s.max_new_tokens,
+           "records": fingerprint_records(r.to_dict() for r in records)}
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            log.info("reusing the base model's DriftCheck responses from %s", path)
+            batch = JudgeBatch([r.prompt for r in records], saved["responses"], model, tokenizer)
+            return ModelEval(saved["responses"], saved["degenerate"],
+                             {j.name: j.judge(batch) for j in judges}, saved["seconds"])
+    ev = evaluate_model(model, tokenizer, records, judges, s.max_new_tokens, s.eval_batch_size,
+                        role="before")
+    atomic_write_json(path, {"key": key, "responses": ev.responses, "degenerate": ev.degenerate,
+                             "seconds": ev.seconds})
+    return ev
+
+
+_EVAL_ONLY = ("eval_limit", "max_new_tokens", "eval_batch_size", "output", "device")
+
+
+def check_output(out: Path, s: AlignSettings) -> None:
+    """Refuse to reuse an output folder whose SFT run was made with other settings.
+
+    A re-run resumes the SFT from its checkpoints, so changed data or optimisation settings
+    would silently keep the old model. Evaluation-only settings may change.
+
+    Raises:
+        ValueError: ``out/align_settings.json`` differs in a training setting.
+    """
+    path = out / "align_settings.json"
+    new = {k: v for k, v in asdict(s).items() if k not in _EVAL_ONLY}
+    if path.is_file():
+        old = json.loads(path.read_text())
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if diff:
+            raise ValueError(f"{out} holds an alignment run made with different settings ({diff}); "
+                             "pass a new --output or delete that folder")
+    atomic_write_json(path, new)
+
+
+def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool = True) -> dict[str, Any]:
+    """Run the alignment stage; returns the ``align.json`` summary (also written to disk).
+
+    Args:
+        settings: what to align and how.
+        model, tokenizer: an already loaded model (tests, notebooks); loaded by name otherwise.
+        progress: show progress bars.
+    """
+    from alignguard.align_data import alignment_examples
+    from alignguard.data import write_examples
+    from alignguard.drift.judges import get_judge
+    from alignguard.drift.runner import DriftConfig, build_report, evaluate_model, write_outputs
+    from alignguard.drift.suites import load_suite, select_records
+    from alignguard.train import train
+
+    s, out = settings, Path(settings.output)
+    check_output(out, s)
+    data_path = write_examples(out / "data" / "align.jsonl",
+                               alignment_examples(s.n_harmful, s.n_helpful, s.seed))
+    if model is None or tokenizer is None:
+        from alignguard.models import load_model
+
+        model, tokenizer = load_model(s.model, dtype=s.dtype, device=s.device)
+    suite = load_suite(s.suite)
+    records = select_records(suite.records, s.eval_limit, s.seed)
+    judges = [get_judge("keyword")]
+    log.info("DriftCheck before alignment: %d prompts", len(records))
+    before = evaluate_cached(out / "before.json", model, tokenizer, records, judges, s)
+    result = train(_train_config(s, data_path), model=model, tokenizer=tokenizer, progress=progress)
+    aligned = result.model.merge_and_unload() if s.method == "lora" else result.model
+    aligned.eval()
+    model_dir = save_merged(aligned, tokenizer, out / "model", s)
+    log.info("DriftCheck after alignment")
+    after = evaluate_model(aligned, tokenizer, records, judges, s.max_new_tokens, s.eval_batch_size,
+                           role="after")
+    dcfg = DriftConfig(model=str(model_dir), reference=s.model, suite=s.suite, judges=("keyword",),
+                       limit=s.eval_limit, max_new_tokens=s.max_new_tokens,
+                       batch_size=s.eval_batch_size, seed=s.seed, dtype=s.dtype, device=s.device,
+                       out_dir=str(out / "drift"))
+    report = build_report(dcfg, suite, records, judges, {"model": after, "reference": before})
+    write_outputs(report, out / "drift")
+    summary = {
+        "settings": asdict(s), "model_dir": str(model_dir), "data": str(data_path),
+        "n_prompts": len(records), "before": _rates(report, "reference"),
+        "after": _rates(report, "model"),
+        "change_refusal_accuracy": report["drift"]["keyword"]["refusal_accuracy"],
+        "final_task_loss": _last_logged(out / "sft" / "log.jsonl", "task_loss"),
+        "provenance": provenance(seed=s.seed, command="align", model=s.model),
+    }
+    atomic_write_json(out / "align.json", summary)
+    return summary
+
+
+def _last_logged(log_file: Path, key: str) -> float | None:
+    """``key`` of the last row of a training log (a resumed run logs no new rows)."""
+    if not log_file.is_file():
+        return None
+    rows = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
+    return rows[-1].get(key) if rows else None
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A small before/after table."""
+    keys = ("refusal_accuracy", "over_refusal", "harmful_compliance", "degenerate_rate")
+    lines = [f"{'':22s}{'before':>9s}{'after':>9s}"]
+    for k in keys:
+        if k in summary["before"] and k in summary["after"]:
+            lines.append(f"{k:22s}{summary['before'][k]:9.3f}{summary['after'][k]:9.3f}")
+    ch = summary["change_refusal_accuracy"]
+    lines.append(f"refusal accuracy change {ch['estimate']:+.3f} [{ch['low']:+.3f}, {ch['high']:+.3f}] "
+                 f"on {summary['n_prompts']} DriftCheck prompts (keyword judge)")
+    lines.append(f"aligned model: {summary['model_dir']}")
+    return "\n".join(lines)
+
+
+def align_command(model: str | None = None, output: str | None = None, config: str | None = None,
+                  method: str | None = None, steps: int | None = None, batch_size: int | None = None,
+                  lr: float | None = None, r: int | None = None, eval_limit: int | None = None,
+                  max_new_tokens: int | None = None, seed: int | None = None,
+                  device: str | None = None, dtype: str | None = None) -> int:
+    """Align an instruct model (refusal SFT, merged) and report DriftCheck before and after.
+
+    Args:
+        model: instruct model: "smollm2" (default), a local Hugging Face folder or a .gguf file.
+        output: output folder (data/, sft/, model/, drift/, align.json); default runs/align.
+        config: YAML file with AlignSettings fields (e.g. configs/smollm2-align-cpu.yaml); the
+            options below override it.
+        method: "lora" (merged into the weights after training) or "full-ft".
+        steps: SFT optimizer steps.
+        batch_size: rows per micro-batch.
+        lr: peak learning rate.
+        r: LoRA rank.
+        eval_limit: DriftCheck prompts (stratified subset) evaluated before and after.
+        max_new_tokens: greedy generation budget per DriftCheck prompt.
+        seed: seed of the data, LoRA init and DriftCheck subset.
+        device: torch device (cpu, cuda).
+        dtype: float32, bfloat16 or float16.
+    """
+    from alignguard.config import from_dict, load_config
+
+    base = load_config(AlignSettings, config) if config else from_dict(AlignSettings, {})
+    changes = {"model": model, "output": output, "method": method, "steps": steps,
+               "batch_size": batch_size, "lr": lr, "r": r, "eval_limit": eval_limit,
+               "max_new_tokens": max_new_tokens, "seed": seed, "device": device, "dtype": dtype}
+    data = {**asdict(base), **{k: v for k, v in changes.items() if v is not None}}
+    settings = from_dict(AlignSettings, data)
+    summary = align(settings)
+    print(format_summary(summary))
+    return 0

@@ -1,0 +1,190 @@
+"""``alignguard align``: the refusal-SFT data and the align -> merge -> DriftCheck flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from peft import PeftModel
+
+from alignguard.align import AlignSettings, align, align_command, format_summary
+from alignguard.align_data import (
+    BENIGN_GOALS,
+    CATEGORIES,
+    FRAMES,
+    GOALS,
+    HELPFUL,
+    HELPFUL_FRAMES,
+    alignment_examples,
+    harmful_prompts,
+    helpful_pool,
+)
+from alignguard.drift.judges.keyword import KeywordJudge
+from alignguard.drift.suites import load_suite
+from alignguard.models import load_model
+from tests.conftest import make_tiny_model
+
+
+def test_refusals_open_with_refusal_markers_and_helpful_answers_do_not():
+    judge = KeywordJudge()
+    rows = alignment_examples(n_harmful=120, n_helpful=60, seed=1)
+    assert len(rows) == 180
+    harmful = {p for _, p in harmful_prompts()}
+    refusals = [r for r in rows if r.prompt in harmful]
+    helpful = [r for r in rows if r.prompt not in harmful]
+    assert len(refusals) == 120 and len(helpful) == 60
+    assert all(judge.is_refusal(r.response) for r in refusals)
+    assert not any(judge.is_refusal(r.response) for r in helpful)
+    assert not any(judge.is_refusal(r.response) for r in helpful_pool())
+    lookalikes = [r for r in helpful if any(g in r.prompt for g, _ in BENIGN_GOALS)]
+    assert lookalikes  # benign goals asked through the harmful request frames
+    assert len({r.response for r in refusals}) > 20  # varied, not one canned sentence
+    assert rows == alignment_examples(n_harmful=120, n_helpful=60, seed=1)  # deterministic
+    assert rows != alignment_examples(n_harmful=120, n_helpful=60, seed=2)
+
+
+def test_alignment_data_is_disjoint_from_driftcheck():
+    from alignguard.drift import suite_pieces_unsafe as pieces
+
+    suite_prompts = {r.prompt.strip().lower() for r in load_suite("driftcheck-en").records}
+    every_helpful = helpful_pool()
+    assert len(every_helpful) == len(HELPFUL) * len(HELPFUL_FRAMES) + len(BENIGN_GOALS) * 9
+    assert len({r.prompt for r in every_helpful}) == len(every_helpful)
+    assert not {r.prompt for r in every_helpful} & {p for _, p in harmful_prompts()}
+    ours = [p for _, p in harmful_prompts()] + [r.prompt for r in every_helpful]
+    assert not [p for p in ours if p.strip().lower() in suite_prompts]
+    drift_goals = {g.lower() for goals in pieces.GOALS.values() for g in goals}
+    assert not [g for goals in GOALS.values() for g in goals if g.lower() in drift_goals]
+    assert not set(FRAMES) & set(pieces.FRAMES)
+    assert set(GOALS) == set(CATEGORIES) == set(pieces.GOALS)
+
+
+def test_bad_settings_are_rejected_with_a_clear_message():
+    with pytest.raises(ValueError, match="method must be one of"):
+        AlignSettings(method="agl")
+    with pytest.raises(ValueError, match="eval_limit must be >= 1"):
+        AlignSettings(eval_limit=0)
+    with pytest.raises(ValueError, match="exceeds the"):
+        alignment_examples(n_harmful=10_000)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Two threads on a shared, busy 2-core machine run ~5x slower than one (contention)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, tiny_tokenizer):
+    folder = tmp_path_factory.mktemp("align-model")
+    make_tiny_model("llama", vocab_size=len(tiny_tokenizer)).save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def aligned_run(tmp_path_factory, tiny_dir):
+    out = tmp_path_factory.mktemp("align-run") / "align"
+    settings = AlignSettings(model=str(tiny_dir), output=str(out), steps=3, batch_size=4,
+                             lr=1e-2, r=2, alpha=4.0, max_length=128, n_harmful=12, n_helpful=6,
+                             eval_limit=10, max_new_tokens=3, eval_batch_size=5)
+    return settings, align(settings, progress=False)
+
+
+def test_align_saves_a_merged_model_equal_to_base_plus_adapter(aligned_run, tiny_dir):
+    settings, summary = aligned_run
+    out = Path(summary["model_dir"])
+    merged, tok = load_model(str(out))
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
+    assert json.loads((out / "alignguard_align.json").read_text())["steps"] == 3
+    base, _ = load_model(str(tiny_dir))
+    changed = [n for n, p in merged.named_parameters()
+               if not torch.equal(p, dict(base.named_parameters())[n])]
+    assert changed and all("proj" in n for n in changed)  # only the adapted projections moved
+    with_adapter = PeftModel.from_pretrained(base, f"{settings.output}/sft/adapter").eval()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    torch.testing.assert_close(merged(input_ids=ids).logits, with_adapter(input_ids=ids).logits,
+                               rtol=1e-4, atol=1e-5)
+    assert tok.chat_template  # the chat template travels with the aligned model
+
+
+def test_align_reports_driftcheck_before_and_after(aligned_run):
+    settings, summary = aligned_run
+    on_disk = json.loads((Path(settings.output) / "align.json").read_text())
+    assert on_disk["before"] == summary["before"] and summary["n_prompts"] == 10
+    drift = json.loads((Path(settings.output) / "drift" / "drift.json").read_text())
+    assert set(drift["results"]) == {"model", "reference"}
+    for side in ("before", "after"):
+        for key in ("refusal_accuracy", "over_refusal", "degenerate_rate"):
+            assert 0.0 <= summary[side][key] <= 1.0
+    change = summary["change_refusal_accuracy"]["estimate"]
+    assert change == pytest.approx(summary["after"]["refusal_accuracy"]
+                                   - summary["before"]["refusal_accuracy"])
+    rows = [json.loads(x) for x in Path(summary["data"]).read_text().splitlines()]
+    assert len(rows) == 18
+    assert summary["final_task_loss"] > 0
+    text = format_summary(summary)
+    assert "refusal_accuracy" in text and "before" in text
+
+
+def test_rerun_reuses_the_base_models_driftcheck_responses(aligned_run, monkeypatch):
+    import alignguard.drift.runner as runner
+
+    settings, summary = aligned_run
+    saved = json.loads((Path(settings.output) / "before.json").read_text())
+    assert len(saved["responses"]) == summary["n_prompts"]
+    calls = []
+    real = runner.evaluate_model
+    monkeypatch.setattr(runner, "evaluate_model", lambda *a, **k: calls.append(k) or real(*a, **k))
+    again = align(settings, progress=False)
+    assert again["before"] == summary["before"]
+    assert len(calls) == 1  # only the aligned model was generated again
+
+
+def test_rerun_with_other_training_settings_is_refused(aligned_run):
+    import dataclasses
+
+    settings, _ = aligned_run
+    with pytest.raises(ValueError, match=r"different settings \(\['steps'\]\)"):
+        align(dataclasses.replace(settings, steps=4), progress=False)
+
+
+def test_drop_gguf_marker_refuses_quantized_weights(tiny_llama):
+    from types import SimpleNamespace
+
+    from alignguard.align import drop_gguf_marker
+
+    drop_gguf_marker(tiny_llama)  # no quantizer: nothing to do
+    removed = []
+    quantizer = SimpleNamespace(quantization_config=SimpleNamespace(quant_method="gguf", dequantize=True),
+                                supported=True, remove_quantization_config=removed.append)
+    tiny_llama.hf_quantizer = quantizer
+    drop_gguf_marker(tiny_llama)
+    assert removed == [tiny_llama]
+    quantizer.quantization_config.dequantize = False  # weights kept in GGUF blocks
+    with pytest.raises(ValueError, match="still quantized"):
+        drop_gguf_marker(tiny_llama)
+
+
+def test_align_command_rejects_a_bad_config_key(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("stepz: 3\n")
+    with pytest.raises(ValueError, match="unknown key"):
+        align_command(config=str(cfg))
+
+
+def test_full_ft_alignment_runs_on_a_tiny_model(tmp_path, tiny_tokenizer):
+    model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    settings = AlignSettings(model="tiny", output=str(tmp_path / "ft"), method="full-ft", steps=2,
+                             batch_size=4, lr=1e-3, max_length=128, n_harmful=6, n_helpful=2,
+                             eval_limit=6, max_new_tokens=2, eval_batch_size=6)
+    summary = align(settings, model=model, tokenizer=tiny_tokenizer, progress=False)
+    reloaded, _ = load_model(summary["model_dir"])
+    moved = [n for n, p in reloaded.named_parameters() if not torch.equal(p, before[n])]
+    assert len(moved) > 10  # full fine-tuning changes (nearly) every tensor
