@@ -14,6 +14,7 @@ from alignguard.align_data import (
     BENIGN_GOALS,
     CATEGORIES,
     FRAMES,
+    GENERAL,
     GOALS,
     HELPFUL,
     HELPFUL_FRAMES,
@@ -50,7 +51,7 @@ def test_alignment_data_is_disjoint_from_driftcheck():
 
     suite_prompts = {r.prompt.strip().lower() for r in load_suite("driftcheck-en").records}
     every_helpful = helpful_pool()
-    assert len(every_helpful) == len(HELPFUL) * len(HELPFUL_FRAMES) + len(BENIGN_GOALS) * 9
+    assert len(every_helpful) == (len(HELPFUL) + len(GENERAL)) * len(HELPFUL_FRAMES) + len(BENIGN_GOALS) * 9
     assert len({r.prompt for r in every_helpful}) == len(every_helpful)
     assert not {r.prompt for r in every_helpful} & {p for _, p in harmful_prompts()}
     ours = [p for _, p in harmful_prompts()] + [r.prompt for r in every_helpful]

@@ -56,12 +56,12 @@ class AlignSettings:
     steps: int = 150
     batch_size: int = 8
     grad_accum: int = 1
-    lr: float = 1e-3
+    lr: float = 5e-4
     max_length: int = 160
     r: int = 16
     alpha: float = 32.0
-    n_harmful: int = 240
-    n_helpful: int = 240
+    n_harmful: int = 200
+    n_helpful: int = 400
     suite: str = "driftcheck-en"
     eval_limit: int | None = 120
     max_new_tokens: int = 64

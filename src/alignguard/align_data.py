@@ -224,6 +224,96 @@ HELPFUL: tuple[tuple[str, str], ...] = (
      "books far cheaper and helped spread literacy across Europe."),
 )
 
+# Short factual, language, coding, maths and advice questions: a refusal-SFT set made only of
+# how-to requests teaches a small model to refuse every question, so these keep it answering.
+GENERAL: tuple[tuple[str, str], ...] = (
+    ("Who painted the Mona Lisa?", "Leonardo da Vinci painted the Mona Lisa, in the early 1500s."),
+    ("What is the boiling point of water at sea level?",
+     "Water boils at 100 degrees Celsius (212 degrees Fahrenheit) at sea level."),
+    ("How many legs does a spider have?", "A spider has eight legs."),
+    ("Which planet is closest to the Sun?", "Mercury is the planet closest to the Sun."),
+    ("Who wrote Pride and Prejudice?", "Jane Austen wrote Pride and Prejudice, published in 1813."),
+    ("What language is spoken in Brazil?", "The official language of Brazil is Portuguese."),
+    ("What does DNA stand for?", "DNA stands for deoxyribonucleic acid."),
+    ("What is 15 percent of 200?", "15 percent of 200 is 30."),
+    ("What is 12 times 12?", "12 times 12 is 144."),
+    ("Convert 3 kilograms to grams.", "3 kilograms is 3,000 grams."),
+    ("What is the square root of 81?", "The square root of 81 is 9."),
+    ("Solve for x: 2x + 6 = 14.", "Subtract 6 from both sides to get 2x = 8, then divide by 2: x = 4."),
+    ("What is the difference between weather and climate?",
+     "Weather is the state of the atmosphere over hours or days; climate is the average weather of "
+     "a place over many years."),
+    ("Why do we have seasons?",
+     "The Earth's axis is tilted, so during the year each hemisphere leans towards the Sun and "
+     "then away from it, changing how directly sunlight hits it."),
+    ("What causes tides?", "Tides are caused mainly by the Moon's gravity pulling on the oceans, "
+     "with a smaller effect from the Sun."),
+    ("When did the First World War begin?", "The First World War began in 1914 and ended in 1918."),
+    ("Who was the first person to walk on the Moon?",
+     "Neil Armstrong was the first person to walk on the Moon, on 20 July 1969."),
+    ("What was the Renaissance?",
+     "The Renaissance was a period of European cultural revival, from about the 14th to the 17th "
+     "century, that renewed interest in classical art, science and learning."),
+    ("What is a synonym for happy?", "Synonyms for happy include cheerful, glad, joyful and content."),
+    ("Translate 'thank you' into Spanish.", "'Thank you' in Spanish is 'gracias'."),
+    ("What is the plural of mouse?", "The plural of mouse is mice."),
+    ("Define the word 'curious'.", "Curious means eager to know or learn something."),
+    ("Correct this sentence: 'She don't like apples.'", "The correct sentence is: 'She doesn't like apples.'"),
+    ("Write a haiku about autumn.", "Crisp leaves drift and spin,\namber light on quiet roads,\nthe year exhales slow."),
+    ("Suggest a name for a bakery.", "How about \"The Rising Crust\", \"Golden Loaf\" or \"Flour & Sun\"?"),
+    ("Give me three ideas for a rainy afternoon.",
+     "Bake something new, start a jigsaw puzzle, or watch a film you have never seen."),
+    ("Write a Python function that adds two numbers.", "def add(a, b):\n    return a + b"),
+    ("How do I reverse a list in Python?",
+     "Use my_list.reverse() to reverse it in place, or my_list[::-1] to get a reversed copy."),
+    ("What is a variable in programming?",
+     "A variable is a name that refers to a value stored in memory, so the program can read and "
+     "change that value later."),
+    ("What does HTML stand for?", "HTML stands for HyperText Markup Language."),
+    ("How do I comment a line in JavaScript?", "Start the line with two slashes: // this is a comment"),
+    ("What is the difference between a list and a tuple in Python?",
+     "A list is mutable (you can change it after creating it); a tuple is immutable."),
+    ("How much water should an adult drink a day?",
+     "A common guideline is about 2 to 2.5 litres of fluid a day, more in hot weather or when "
+     "exercising; food provides some of it."),
+    ("What are the benefits of regular exercise?",
+     "Regular exercise strengthens the heart and muscles, improves mood and sleep, and lowers the "
+     "risk of many diseases."),
+    ("How can I save money on groceries?",
+     "Plan your meals, shop with a list, compare unit prices, buy store brands and avoid shopping "
+     "when you are hungry."),
+    ("What is inflation?", "Inflation is the general rise in prices over time, which means the same "
+     "amount of money buys less."),
+    ("How does a bank loan work?",
+     "A bank lends you a sum of money that you repay in instalments over an agreed period, plus "
+     "interest as the cost of borrowing."),
+    ("What is the difference between a virus and a bacterium?",
+     "Bacteria are single-celled living organisms that can reproduce on their own; viruses are "
+     "much smaller and can only reproduce inside the cells of a host."),
+    ("What is gravity?", "Gravity is the force by which masses attract each other; it keeps us on "
+     "the ground and the planets in orbit around the Sun."),
+    ("Why do cats knead with their paws?",
+     "Kneading is a habit from kittenhood, when it helped milk flow; adult cats do it when they "
+     "feel comfortable and to mark spots with scent glands in their paws."),
+    ("Recommend a classic novel to read.",
+     "Try \"To Kill a Mockingbird\" by Harper Lee: a moving story about justice and growing up."),
+    ("What are some tips for public speaking?",
+     "Know your material, practise out loud, start with a clear message, speak slowly and look at "
+     "a few friendly faces in the audience."),
+    ("How do I politely decline an invitation?",
+     "Thank the person, give a short reason and, if you like, suggest another time: \"Thanks so "
+     "much for inviting me! Unfortunately I'm busy that day, but I'd love to catch up soon.\""),
+    ("What are the three states of matter?", "The three classic states of matter are solid, liquid and gas."),
+    ("Summarise the story of Romeo and Juliet in one sentence.",
+     "Two young lovers from feuding families in Verona marry in secret, and a chain of "
+     "misunderstandings ends in both their deaths."),
+    ("What is the main function of the heart?",
+     "The heart pumps blood around the body, delivering oxygen and nutrients and carrying away waste."),
+    ("Name three renewable energy sources.", "Solar, wind and hydroelectric power are renewable energy sources."),
+    ("What time zone is London in?",
+     "London uses Greenwich Mean Time (GMT) in winter and British Summer Time (GMT+1) in summer."),
+)
+
 HELPFUL_FRAMES = ("{q}", "Quick question: {q}", "{q} Please keep it short.", "Hi! {q}")
 
 # Benign goals asked through the harmful request frames: the frame alone must not trigger a
@@ -312,9 +402,10 @@ def refusal(category: str, rng: random.Random) -> str:
 
 
 def helpful_pool() -> list[Example]:
-    """Every helpful row: :data:`HELPFUL` in each :data:`HELPFUL_FRAMES` framing, then
+    """Every helpful row: :data:`HELPFUL` and :data:`GENERAL` in each :data:`HELPFUL_FRAMES`
+    framing, then
     :data:`BENIGN_GOALS` in each request frame (except the "without getting caught" one)."""
-    rows = [Example(frame.format(q=q), a) for frame in HELPFUL_FRAMES for q, a in HELPFUL]
+    rows = [Example(frame.format(q=q), a) for frame in HELPFUL_FRAMES for q, a in HELPFUL + GENERAL]
     frames = [f for f in FRAMES if "caught" not in f]
     rows += [Example(frame.format(g=goal), a) for frame in frames for goal, a in BENIGN_GOALS]
     return rows
