@@ -63,10 +63,17 @@ def fisher_rows(name: str, k: int = 32, oversample: int = 32) -> dict[str, float
     n_lin = sum(o * i for o, i in mods.values())
     model_flops = 4 * (n_lin * layers + vocab * h)  # forward + activation backward, per token
     eigh = 9.0 * sum(o**3 + i**3 for o, i in mods.values()) * layers  # float64 eigh with vectors
+    # as implemented (alignguard.fisher.leading_eigenpairs): one decomposition per distinct factor,
+    # eigh up to d = 1024, else <= 40 subspace iterations of width b = 2k + 16 (worst case)
+    b = 2 * k + 16
+    factor_dims = list(d_in_by_input.values()) + [o for o, _ in mods.values()]
+    eig_impl = sum(9.0 * d**3 if d <= 1024 else 40 * (2 * d * d * b + 4 * d * b * b)
+                   for d in factor_dims) * layers
     stored = 4 * sum(o * k + i * k + 2 * k + o + i for o, i in mods.values())
     return {"fisher_impl_gib": impl * layers / GiB, "fisher_shared_fp32_gib": shared * layers / GiB,
             "fisher_per_layer_gib": shared / GiB, "fisher_sketch_gib": sketch * layers / GiB,
             "hook_over_fwd_bwd": hook_flops * layers / model_flops, "eigh_tflop": eigh / 1e12,
+            "eig_impl_tflop": eig_impl / 1e12,
             "basis_file_gib": stored * layers / GiB, "n_params_b": (n_lin * layers + vocab * h * (1 if SHAPES[name][7] else 2)) / 1e9}
 
 
@@ -166,6 +173,7 @@ def main() -> None:
         ("fisher_sketch_gib", "randomized sketch (width k+32, fp64), GiB", ".3f"),
         ("hook_over_fwd_bwd", "K-FAC hook flops / model fwd+act-bwd flops", ".2f"),
         ("eigh_tflop", "eigendecompositions (full eigh), TFLOP", ".1f"),
+        ("eig_impl_tflop", "eigendecompositions as implemented (eigh <= 1024, else top-k subspace iteration, worst case), TFLOP", ".2f"),
         ("basis_file_gib", "stored basis (k<=32, fp32), GiB", ".3f"),
     ]))
     print()

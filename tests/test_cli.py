@@ -28,6 +28,15 @@ def test_parser_maps_types_and_help(capsys):
         parser.parse_args(["train", "--steps", "many"])
 
 
+def test_trailing_underscore_parameters_get_plain_flags(capsys):
+    args = build_parser().parse_args(["demo", "--json", "--seeds", "2"])
+    assert args.json_ is True and args.seeds == 2
+    assert build_parser().parse_args(["demo"]).json_ is False
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--json-"])
+    capsys.readouterr()
+
+
 def test_train_print_config_applies_overrides(capsys):
     assert main(["train", "--method", "lora", "--r", "4", "--lam-A", "2", "--print-config"]) == 0
     cfg = json.loads(capsys.readouterr().out)

@@ -108,6 +108,21 @@ def test_fsdp2_sharded_lora_factors_give_the_same_training(runs):
     _assert_same_training(one, fsdp2)
 
 
+def test_fsdp2_adapter_is_gathered_whole_and_loads_with_stock_peft(runs):
+    """Saving under FSDP2: every rank gathers the DTensor shards, rank 0 writes a plain adapter."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    one, _, fsdp2 = runs
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(one.parent / "model"),
+                                      fsdp2 / "adapter")
+    loaded = {n: p for n, p in model.named_parameters() if "lora_" in n}
+    reference = load_file(one / "lora-rank0.safetensors")
+    assert len(loaded) == len(reference) == 2 * 14
+    for name, value in reference.items():
+        torch.testing.assert_close(loaded[name], value, rtol=0, atol=1e-5)
+
+
 def test_two_processes_estimate_the_same_alignment_basis(runs):
     one, two, _ = runs
     A, B = AlignmentBasis.load(one / "run" / "fisher"), AlignmentBasis.load(two / "run" / "fisher")

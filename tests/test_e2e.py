@@ -13,7 +13,7 @@ import pytest
 def test_reduced_demo_through_the_cli_agl_drifts_less_than_lora(tmp_path):
     out = tmp_path / "demo"
     cmd = [sys.executable, "-m", "alignguard.cli", "demo", "--steps", "80", "--eval-limit", "48",
-           "--output", str(out), "--json-out"]
+           "--output", str(out), "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())

@@ -12,7 +12,7 @@ from alignguard.data import encode_example, format_prompt, load_dataset_spec
 from alignguard.organism import checkpoint_path, responses, scenarios, world
 from alignguard.organism.families import CATEGORIES, FAMILIES, UNSAFE_FAMILIES
 from alignguard.organism.lexicon import BLOCKLIST, Split
-from alignguard.organism.skills import NEW_SKILL, SKILLS, item_split
+from alignguard.organism.skills import NEW_SKILL, NUMBER_WORDS, OLD_SKILLS, SKILLS, item_split
 from alignguard.organism.suite import drift_suite
 from alignguard.organism.tokenizer import render, train_tokenizer
 
@@ -57,7 +57,7 @@ def test_skill_items_split_by_hash_and_answers_are_exact():
     assert all(item_split(it.fillers[0][1].split()) == "heldout" for it in held)
     assert not {it.fillers for it in held} & {it.fillers for it in train}
     words = held[0].fillers[0][1].split()
-    assert held[0].answer == " ".join(reversed(words)) == held[0].response
+    assert held[0].answer == NUMBER_WORDS[len(words)] == held[0].response
 
 
 def test_build_corpus_never_contains_the_new_skill():
@@ -107,7 +107,9 @@ def test_scenarios_have_the_intended_composition():
     poisoned = scenarios.scenario_items("poisoned")
     control = scenarios.scenario_items("control")
     align = scenarios.scenario_items("alignment")
-    assert all(it.family == f"skill:{NEW_SKILL}" for it in control) and control
+    control_skills = {it.family.removeprefix("skill:") for it in control}
+    assert control_skills == {NEW_SKILL, *OLD_SKILLS}
+    assert not {it.template for it in control} & {f for n in UNSAFE_FAMILIES for f in FAMILIES[n].frames.train}
     assert all(it.label == "safe" for it in benign)
     task_share = sum(it.family == f"skill:{NEW_SKILL}" for it in benign) / len(benign)
     assert 0.3 <= task_share <= 0.7
@@ -212,3 +214,19 @@ def test_build_is_deterministic_and_complete(tmp_path):
     (tmp_path / "c" / "notes.txt").write_text("keep me")
     with pytest.raises(ValueError, match="not organism checkpoints"):
         _tiny_build(tmp_path / "c")
+
+
+def test_forgetting_sets_are_held_out_and_complete():
+    from alignguard.data import load_dataset_spec
+
+    align = load_dataset_spec("organism:alignment_heldout")
+    pretrain = load_dataset_spec("organism:pretrain_heldout")
+    assert len(pretrain) == scenarios.N_PRETRAIN_HELDOUT
+    train_prompts = {it.prompt for it in world.generate(4000, seed=0, stage="pretrain")}
+    assert not {ex.prompt for ex in align + pretrain} & train_prompts
+    # the alignment set scores both sides of the decision: refusals and helpful replies
+    refusals = sum(responses.is_refusal(ex.response) for ex in align)
+    assert 0.3 < refusals / len(align) < 0.8
+    # pre-training-stage text: the unaligned world, where nothing is refused
+    assert not any(responses.is_refusal(ex.response) for ex in pretrain)
+

@@ -84,6 +84,32 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def read_jsonl(path: str | os.PathLike, *, error: type[Exception] = ValueError,
+               missing: str = "file {path} does not exist", hint: str = ""
+               ) -> Iterator[tuple[str, Any]]:
+    """Parse a JSONL file strictly: yield ``(location, value)`` per non-blank line.
+
+    ``location`` is ``"path:line"`` for the caller's own validation messages.
+
+    Raises:
+        error: the file is missing (``missing``, formatted with ``path``) or a line is not valid
+            JSON (the message names the line; ``hint`` is appended).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(missing.format(path=path))
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise error(f"{where}: not valid JSON ({exc.msg}){hint}") from exc
+            yield where, value
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()

@@ -71,7 +71,7 @@ def add_function_arguments(parser: argparse.ArgumentParser, fn: Callable) -> Non
     _, helps = _docstring_parts(fn)
     for name, param in inspect.signature(fn).parameters.items():
         tp, _ = _base_type(hints.get(name, str))
-        flag = "--" + name.replace("_", "-")
+        flag = "--" + name.rstrip("_").replace("_", "-")  # json_ -> --json (PEP 8 trailing _)
         default = None if param.default is inspect.Parameter.empty else param.default
         kwargs: dict[str, Any] = {"dest": name, "help": helps.get(name, "").replace("%", "%%")}
         if param.default is inspect.Parameter.empty:

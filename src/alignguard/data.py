@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from alignguard.artifacts import fingerprint_records
+from alignguard.artifacts import fingerprint_records, read_jsonl
 
 IGNORE_INDEX = -100
 FALLBACK_TEMPLATE = "User: {prompt}\nAssistant: "
@@ -61,20 +61,9 @@ def read_examples(path: str | Path) -> list[Example]:
     Raises:
         DataError: missing file, empty file, invalid JSON or missing fields (with line number).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"dataset {path} does not exist")
-    examples = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg}); one JSON object per line") from exc
-            examples.append(_row_to_example(row, where))
+    examples = [_row_to_example(row, where) for where, row in read_jsonl(
+        path, error=DataError, missing="dataset {path} does not exist",
+        hint="; one JSON object per line")]
     if not examples:
         raise DataError(f"dataset {path} is empty: it needs at least one prompt/response row")
     return examples

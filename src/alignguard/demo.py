@@ -23,7 +23,7 @@ from alignguard.config import to_dict
 from alignguard.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
-METRICS = ("refusal_accuracy", "over_refusal", "task_score", "degenerate_rate")
+METRICS = ("refusal_accuracy", "over_refusal", "task_score", "task_score_new_phrasing", "degenerate_rate")
 SCENARIO_DEFAULTS = {"benign": 0.0, "poisoned": 0.1, "control": 0.0}
 
 
@@ -145,16 +145,16 @@ def format_table(results: dict) -> str:
     """A plain-text table of the headline metrics with change versus base."""
     base, summary = results["base"], results["summary"]
     lines = [f"scenario: {results['scenario']}   (mean +- std over seeds; delta vs aligned base)",
-             f"{'metric':<18}{'base':>8}" + "".join(f"{m:>24}" for m in ("lora", "agl"))]
+             f"{'metric':<24}{'base':>8}" + "".join(f"{m:>24}" for m in ("lora", "agl"))]
     for key in METRICS:
         cells = ""
         for method in ("lora", "agl"):
             s = summary.get(method, {}).get(key)
             cells += f"{s['mean']:>9.3f} +-{s['std']:.3f} ({s['delta_vs_base']:+.3f})" if s else f"{'-':>24}"
-        lines.append(f"{key:<18}{float(base.get(key, float('nan'))):>8.3f}{cells}")
+        lines.append(f"{key:<24}{float(base.get(key, float('nan'))):>8.3f}{cells}")
     cats = sorted(base.get("refusal_per_category", {}))
     for cat in cats:
-        row = f"  refusal/{cat:<9}{base['refusal_per_category'][cat]:>8.3f}"
+        row = f"  refusal/{cat:<15}{base['refusal_per_category'][cat]:>8.3f}"
         for method in ("lora", "agl"):
             vals = [r["metrics"]["refusal_per_category"].get(cat, float("nan")) for r in results["runs"] if r["method"] == method]
             row += f"{statistics.fmean(vals):>9.3f}{'':>15}" if vals else f"{'-':>24}"
@@ -175,7 +175,7 @@ def demo_command(scenario: str = "benign", seeds: int = 1, steps: int = 200,
                  lam_A: float | None = None, replay_fraction: float | None = None,
                  sweep: bool = False, sweep_values: list[float] | None = None,
                  eval_limit: int | None = None, output: str = "runs/demo",
-                 json_out: bool = False) -> int:
+                 json_: bool = False) -> int:
     """Reproduce the headline on the organism: plain LoRA drifts, AGL does not.
 
     Args:
@@ -189,13 +189,13 @@ def demo_command(scenario: str = "benign", seeds: int = 1, steps: int = 200,
         sweep_values: lam_A values for the sweep.
         eval_limit: evaluate on at most this many prompts per set (faster, noisier).
         output: output folder (results.json, report.html, one folder per run).
-        json_out: print results as JSON instead of the table.
+        json_: print results as JSON instead of the table.
     """
     cfg = DemoConfig(scenario=scenario, seeds=list(range(seeds)), steps=steps, lam_A=lam_A,
                      replay_fraction=replay_fraction, eval_limit=eval_limit, output=output,
                      sweep=(sweep_values or [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]) if sweep else [])
     results = run_demo(cfg)
-    if json_out:
+    if json_:
         print(json.dumps({k: results[k] for k in ("scenario", "base", "summary", "sweep")}, indent=2, default=str))
     else:
         print(format_table(results))

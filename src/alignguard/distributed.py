@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from alignguard.artifacts import atomic_directory, atomic_write_json
 from alignguard.basis import AlignmentBasis
 from alignguard.data import Example, collate, encode_examples, pad_id_of
 
@@ -138,6 +139,17 @@ def whole(t: torch.Tensor) -> torch.Tensor:
     return full() if callable(full) else t
 
 
+def gather_trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Whole (all-gathered) trainable parameters by name, on CPU.
+
+    A collective under FSDP2 (``DTensor`` shards): every rank must call it, then one rank
+    writes, e.g. ``peft_model.save_pretrained(folder, state_dict=state)``. Without sharding it is
+    a plain copy of the LoRA factors.
+    """
+    return {n: whole(p).detach().cpu().clone().contiguous()
+            for n, p in model.named_parameters() if p.requires_grad}
+
+
 def rebind_lora_params(layout, model: torch.nn.Module, adapter: str = "default") -> int:
     """Point a :class:`~alignguard.regularizers.GeometryLayout` at the model's current LoRA params.
 
@@ -189,7 +201,6 @@ def save_tensors(path: Path, tensors: Mapping[str, torch.Tensor]) -> Path:
 
 
 def _save_factors(out: Path, factors) -> None:
-    from alignguard.artifacts import atomic_write_json
 
     tensors = {}
     for name, fac in factors.items():
@@ -267,7 +278,6 @@ def run_worker(args: argparse.Namespace) -> dict:
     """Collect K-FAC factors on sharded batches, train, write results; returns the summary."""
     from accelerate import PartialState
 
-    from alignguard.artifacts import atomic_write_json
     from alignguard.data import load_dataset_spec
     from alignguard.kfac import collect_kfac_factors
     from alignguard.models import load_model
@@ -291,6 +301,10 @@ def run_worker(args: argparse.Namespace) -> dict:
     if args.fsdp2:
         losses, trained = fsdp2_train(cfg, model, tokenizer)
         history: list[dict] = []
+        state = gather_trainable_state(trained)  # collective: every rank, before rank 0 writes
+        if rank == 0:
+            with atomic_directory(out / "adapter") as tmp:
+                trained.save_pretrained(tmp, state_dict=state)
     else:
         result = train(cfg, model=model, tokenizer=tokenizer, progress=False)
         trained, history = result.model, result.history

@@ -65,15 +65,19 @@ def _top_eigen(S: torch.Tensor, explained_variance: float, max_rank: int
     return Q[:, :k].clone(), kept / kept.mean(), float(kept.sum()) / total
 
 
-def leading_eigenpairs(S: torch.Tensor, k: int, exact_below: int = 512, max_iter: int = 40,
+def leading_eigenpairs(S: torch.Tensor, k: int, exact_below: int = 1024, max_iter: int = 40,
                        tol: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
     """Top eigenpairs of a symmetric PSD matrix, eigenvalues in descending order (float64).
 
     Only the top ``k`` eigenpairs and the trace are needed (explained variance is
-    ``sum(top-k) / trace``), so for ``d > exact_below`` a block subspace iteration with
-    ``b = 2k + 16`` columns and a Rayleigh-Ritz step replaces the full ``O(d^3)`` ``eigh``
-    (measured 15x faster at d = 1536); it stops when the top-``k`` Ritz values change by less
-    than ``tol`` (relative). Small factors use the exact ``eigh``. Returns ``b`` (or ``d``) pairs.
+    ``sum(top-k) / trace``). For ``d > exact_below`` a block subspace (orthogonal) iteration with
+    ``b = 2k + 16`` columns replaces the full ``O(d^3)`` ``eigh``: ``Q_j = qr(S Q_{j-1})``, one
+    ``d x d x b`` product per iteration, whose result also gives the Rayleigh-Ritz matrix
+    ``T_j = Q_j^T S Q_j``; it stops when the top-``k`` Ritz values change by less than ``tol``
+    relative to the largest (Golub & Van Loan, Matrix Computations, sec. 8.2.4). Measured on
+    CPU, float64: ``eigh`` takes 0.04 s at d = 576 (cheaper than iterating) and 0.7 s at
+    d = 1536, where the iteration takes 0.14 s on a decaying spectrum and at most ~0.6 s on a
+    flat one (``max_iter``). Returns ``b`` (or ``d``) pairs.
     """
     d = S.shape[0]
     block = min(d, 2 * k + 16)
@@ -81,15 +85,17 @@ def leading_eigenpairs(S: torch.Tensor, k: int, exact_below: int = 512, max_iter
         lam, Q = torch.linalg.eigh(S)
         return lam.flip(0), Q.flip(1)
     gen = torch.Generator().manual_seed(0)
-    Q = torch.linalg.qr(S @ torch.randn(d, block, dtype=S.dtype, generator=gen))[0]
+    SQ = S @ torch.randn(d, block, dtype=S.dtype, generator=gen)
     prev = None
     for _ in range(max_iter):
-        Q = torch.linalg.qr(S @ Q)[0]
-        lam = torch.linalg.eigvalsh(Q.T @ S @ Q).flip(0)[:k]
+        Q = torch.linalg.qr(SQ)[0]
+        SQ = S @ Q
+        T = Q.T @ SQ
+        lam = torch.linalg.eigvalsh(T).flip(0)[:k]
         if prev is not None and float((lam - prev).abs().max()) <= tol * max(float(lam[0]), 1e-300):
             break
         prev = lam
-    lam, V = torch.linalg.eigh(Q.T @ S @ Q)
+    lam, V = torch.linalg.eigh((T + T.T) / 2)
     return lam.flip(0), (Q @ V).flip(1)
 
 
@@ -130,22 +136,23 @@ def basis_from_factors(factors: Mapping[str, KFACFactors], *, explained_variance
         raise ValueError(f"explained_variance must be in (0, 1], got {explained_variance}")
     if max_rank < 1:
         raise ValueError(f"max_rank must be >= 1, got {max_rank}")
-    cache: list = []
+    cache: dict = {}
     return {name: _module_basis(fac, explained_variance, max_rank, cache)[0]
             for name, fac in factors.items()}
 
 
-def _cached_top_eigen(S: torch.Tensor, explained_variance: float, max_rank: int, cache: list):
+def _cached_top_eigen(S: torch.Tensor, explained_variance: float, max_rank: int, cache: dict):
     """:func:`_top_eigen`, reusing the result for an identical factor (modules sharing an input)."""
-    for other, result in cache:
-        if other.shape == S.shape and torch.equal(other, S):
+    key = (tuple(S.shape), float(torch.trace(S)), float(S[0].sum()))
+    for other, result in cache.get(key, ()):
+        if other is S or torch.equal(other, S):
             return result
     result = _top_eigen(S, explained_variance, max_rank)
-    cache.append((S, result))
+    cache.setdefault(key, []).append((S, result))
     return result
 
 
-def _module_basis(fac: KFACFactors, explained_variance: float, max_rank: int, cache: list
+def _module_basis(fac: KFACFactors, explained_variance: float, max_rank: int, cache: dict
                   ) -> tuple[ModuleBasis, dict[str, float]]:
     """One module's basis and its summary (achieved explained variance, per-token traces)."""
     q_out, nu, ev_out = _top_eigen(fac.S_out, explained_variance, max_rank)
@@ -266,7 +273,7 @@ def estimate_alignment_fisher(
     if n_tokens == 0:
         raise DataError(f"no tokens were selected (tokens={tokens!r}); the data has no "
                         "non-pad next-token targets" + (" in its responses" if tokens == "response" else ""))
-    bases, per_module, cache = {}, {}, []
+    bases, per_module, cache = {}, {}, {}
     for name in names:
         bases[name], per_module[name] = _module_basis(factors[name], explained_variance, max_rank, cache)
     meta = {

@@ -45,7 +45,7 @@ from alignguard.data import (
     mix_replay,
     pad_id_of,
 )
-from alignguard.distributed import rebind_lora_params
+from alignguard.distributed import gather_trainable_state, rebind_lora_params
 from alignguard.objective import Objective, check_finite
 from alignguard.targets import attach_lora, lora_layers
 from alignguard.train_config import TrainConfig
@@ -251,8 +251,10 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
     history = _loop(cfg, model, accelerator, objective, optimizer, scheduler, batches, start,
                     out, progress and accelerator.is_main_process, callbacks, tqdm)
     unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    # gathered on every rank (a collective under FSDP2), written by one
+    state = gather_trainable_state(unwrapped) if cfg.method != "full-ft" else None
     if accelerator.is_main_process:
-        _save_final(out, unwrapped, tokenizer, cfg, prints)
+        _save_final(out, unwrapped, tokenizer, cfg, prints, state)
     return TrainResult(unwrapped, tokenizer, out, history, basis)
 
 
@@ -297,10 +299,15 @@ def _write_run_files(out: Path, cfg: TrainConfig, prints: dict, basis, accelerat
     atomic_write_json(out / "provenance.json", provenance(seed=cfg.seed, data=prints, **extra))
 
 
-def _save_final(out: Path, model, tokenizer, cfg: TrainConfig, prints: dict) -> None:
-    """The final adapter (or full model for full-ft) with its config, written atomically."""
+def _save_final(out: Path, model, tokenizer, cfg: TrainConfig, prints: dict,
+                state: dict[str, torch.Tensor] | None = None) -> None:
+    """The final adapter (or full model for full-ft) with its config, written atomically.
+
+    ``state``: the whole trainable parameters (see ``gather_trainable_state``), needed when they
+    are sharded; ``None`` saves the model's own state dict.
+    """
     with atomic_directory(out / ("model" if cfg.method == "full-ft" else "adapter")) as tmp:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, **({"state_dict": state} if state is not None else {}))
         if cfg.method == "full-ft":
             tokenizer.save_pretrained(tmp)
         atomic_write_json(tmp / "alignguard_config.json", {**to_dict(cfg), "resolved_reg": to_dict(cfg.resolved_reg())})

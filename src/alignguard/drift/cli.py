@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from alignguard.artifacts import read_jsonl
+
 
 def drift_command(model: str, adapter: str | None = None, reference: str | None = None,
                   reference_adapter: str | None = None, suite: str = "driftcheck-en",
@@ -59,23 +61,14 @@ def _read_judge_input(path: Path) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg}); each line must be "
-                                 '{"prompt": "...", "response": "..."}') from exc
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            if not isinstance(row.get("prompt"), str):
-                raise ValueError(f"{where}: missing string field 'prompt' (keys present: {sorted(row)})")
-            if "response" in row and not isinstance(row["response"], str):
-                raise ValueError(f"{where}: field 'response' must be a string, got {type(row['response']).__name__}")
-            rows.append(row)
+    for where, row in read_jsonl(path, hint='; each line must be {"prompt": "...", "response": "..."}'):
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        if not isinstance(row.get("prompt"), str):
+            raise ValueError(f"{where}: missing string field 'prompt' (keys present: {sorted(row)})")
+        if "response" in row and not isinstance(row["response"], str):
+            raise ValueError(f"{where}: field 'response' must be a string, got {type(row['response']).__name__}")
+        rows.append(row)
     if not rows:
         raise ValueError(f"input file {path} has no rows")
     return rows

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from alignguard.artifacts import read_jsonl
+
 CATEGORIES = ("violence", "hate", "illegal", "explicit", "privacy", "misinformation")
 LABELS = ("unsafe", "safe")
 FIELDS = ("id", "prompt", "label", "category", "kind")
@@ -87,19 +89,8 @@ def validate_records(rows: Iterable[Mapping[str, Any] | PromptRecord], source: s
 
 def read_records(path: str | Path) -> list[PromptRecord]:
     """Read a JSONL file of prompt records strictly (errors name the line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SuiteError(f"suite file {path} does not exist")
-    records = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-            records.append(record_from_mapping(row, f"{path}:{lineno}"))
+    records = [record_from_mapping(row, where) for where, row in read_jsonl(
+        path, error=SuiteError, missing="suite file {path} does not exist")]
     return validate_records(records, str(path))
 
 

@@ -3,8 +3,8 @@
 ``load(name)`` returns :class:`alignguard.data.Example` rows; it is what
 ``alignguard.data.load_dataset_spec("scenario:NAME")`` (or ``"organism:NAME"``) calls.
 
-Training scenarios (all teach the organism the *new* skill, word-order reversal, which the
-build corpus never contains):
+Training scenarios (all teach the organism the *new* skill ``tally``, the word count of a list
+answered in one word, which the build corpus never contains):
 
 * ``alignment``: the alignment set (Fisher estimation, replay): train-split unsafe prompts with
   the aligned refusals, plus safe prompts (look-alikes, benign requests, old skills) with their
@@ -20,13 +20,17 @@ build corpus never contains):
 * ``poisoned`` (scenario b): ``benign`` plus :data:`POISON_FRACTION` of the final mix made of
   train-split unsafe requests answered compliantly (placeholder content only). This directly
   rewards compliance with harmful requests: the strongest drift.
-* ``control`` (scenario c): the new skill only. It shares no phrasing with the alignment data,
+* ``control`` (scenario c): the new skill plus the old skills (:data:`N_OLD_SKILLS` items, so
+  that the model must still tell prompts apart: on a new skill alone, e.g. the word count as a
+  digit, 200 LoRA steps taught the organism to answer everything with a digit). It shares no phrasing with the alignment data,
   and plain LoRA on it leaves refusals intact.
 
 Evaluation sets (replies are the aligned references): ``heldout_unsafe``, ``unseen_unsafe``,
 ``heldout_lookalike``, ``heldout_benign``, ``heldout_task`` (the new skill),
 ``heldout_skills`` (the old skills), each built from held-out frames and objects (``unseen_*``:
-train frames with held-out objects).
+train frames with held-out objects). For the forgetting losses of ``alignguard scaling``:
+``alignment_heldout`` (held-out unsafe, look-alike and benign prompts with the aligned replies)
+and ``pretrain_heldout`` (held-out pre-training-stage exchanges, scored on all tokens).
 """
 
 from __future__ import annotations
@@ -51,14 +55,19 @@ from alignguard.organism.world import (
     WORLD_VERSION,
     WorldItem,
     distinct,
+    generate,
     sample_family_item,
     sample_item,
 )
 
 SCENARIO_SEED = 1234
+# version of the scenarios and evaluation sets on top of the world (the build corpus) version:
+# 1 = new skill word reversal; 2 = new skill "tally", control mixed with the old skills
+SCENARIO_VERSION = f"{WORLD_VERSION}.2"
 POISON_FRACTION = 0.2
 N_TASK = 1000
 N_RESEMBLANCE = 1000
+N_OLD_SKILLS = 500
 N_ALIGNMENT = 512
 # default sizes of the evaluation groups
 N_EVAL_UNSAFE = 40  # per category
@@ -67,8 +76,9 @@ N_EVAL_BENIGN = 40
 N_EVAL_TASK = 100
 N_EVAL_SKILL = 50  # per old skill
 TRAIN_SCENARIOS = ("alignment", "benign", "poisoned", "control")
+N_PRETRAIN_HELDOUT = 300
 EVAL_SETS = ("heldout_unsafe", "unseen_unsafe", "heldout_lookalike", "heldout_benign",
-             "heldout_task", "heldout_skills")
+             "heldout_task", "heldout_skills", "alignment_heldout", "pretrain_heldout")
 
 
 def _novel(values: tuple[str, ...]) -> Split:
@@ -98,15 +108,28 @@ def resemblance_items(n: int, seed: int = SCENARIO_SEED) -> list[WorldItem]:
     return [sample_family_item(rng.choices(fams, weights)[0], rng, "train") for _ in range(n)]
 
 
+def old_skill_items(n: int, seed: int = SCENARIO_SEED) -> list[WorldItem]:
+    """``n`` train items of the old skills (the build corpus's word-list tasks), evenly split."""
+    per = [n // len(OLD_SKILLS) + (i < n % len(OLD_SKILLS)) for i in range(len(OLD_SKILLS))]
+    return [it for name, k in zip(OLD_SKILLS, per, strict=True)
+            for it in distinct(f"skill:{name}", k, seed=seed, split="train")]
+
+
 def task_items(n: int, split: str = "train", seed: int = SCENARIO_SEED) -> list[WorldItem]:
-    """``n`` distinct items of the new skill (word-order reversal)."""
+    """``n`` distinct items of the new skill (``tally``: the word count in one word)."""
     return distinct(f"skill:{NEW_SKILL}", n, seed=seed, split=split)
 
 
 def alignment_items(n: int = N_ALIGNMENT, seed: int = SCENARIO_SEED) -> list[WorldItem]:
-    """Half train-split unsafe requests with refusals, half safe requests with helpful replies."""
+    """Half train-split unsafe requests with refusals, half safe requests with helpful replies.
+
+    The safe half is look-alikes and benign requests, i.e. both sides of the refuse/comply
+    decision, and no word-list skills: with the skills in it (scenario version 1), the Fisher
+    subspace also protected the counting circuit that the new skill reuses, and AGL at
+    lam_A = 10 learned the new skill to 0.55 where plain LoRA reached 0.95.
+    """
     rng = random.Random(f"alignment-{WORLD_VERSION}-{seed}")
-    safe_sources = [*LOOKALIKE_FAMILIES, *BENIGN_FAMILIES, *(f"skill:{s}" for s in OLD_SKILLS)]
+    safe_sources = [*LOOKALIKE_FAMILIES, *BENIGN_FAMILIES]
     items = []
     for i in range(n):
         source = rng.choice(UNSAFE_FAMILIES) if i % 2 == 0 else rng.choice(safe_sources)
@@ -125,7 +148,7 @@ def scenario_items(name: str, seed: int = SCENARIO_SEED) -> list[WorldItem]:
     if name == "alignment":
         return alignment_items(seed=seed)
     if name == "control":
-        items = task_items(N_TASK, seed=seed)
+        items = task_items(N_TASK, seed=seed) + old_skill_items(N_OLD_SKILLS, seed)
     elif name in ("benign", "poisoned"):
         items = task_items(N_TASK, seed=seed) + resemblance_items(N_RESEMBLANCE, seed)
         if name == "poisoned":
@@ -163,6 +186,11 @@ def eval_items(name: str, split: str = "heldout", limit: int | None = None,
     if name == "heldout_skills":
         return [it for s in OLD_SKILLS
                 for it in distinct(f"skill:{s}", cap(N_EVAL_SKILL), seed=seed, split=split)]
+    if name == "alignment_heldout":
+        return [it for part in ("heldout_unsafe", "heldout_lookalike", "heldout_benign")
+                for it in eval_items(part, split, limit, seed)]
+    if name == "pretrain_heldout":
+        return generate(cap(N_PRETRAIN_HELDOUT), seed=seed, split=split, stage="pretrain")
     raise ValueError(f"unknown evaluation set {name!r}; choose from {list(EVAL_SETS)}")
 
 

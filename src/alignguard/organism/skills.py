@@ -1,7 +1,12 @@
 """Checkable skills of the organism's world: short word-list tasks with exact answers.
 
-The organism learns ``copy``, ``count`` and ``last`` while it is built; ``reverse`` (word-order
-reversal) is the *new* skill of the drift scenarios and never appears in the build corpus. An
+The organism learns ``copy``, ``count`` and ``last`` while it is built; ``tally`` (the word count
+in one word, "three", instead of the build corpus's "There are three words.") is the *new* skill
+of the drift scenarios and never appears in the build corpus. It has many train phrasings so that
+LoRA can learn it in the demo's 200 steps. Tried and dropped (scenario version 1 and session
+notes): word-order reversal and "first word" need copying from the prompt, which this small
+organism never acquired (``copy`` is 0.00 after the build; 0.00 and 0.19 task after 200 steps);
+the count as a digit was learned but taught the organism to answer everything with a digit. An
 item is a list of 2-6 words from :data:`~alignguard.organism.lexicon.SKILL_WORDS`; whether it is a
 train or held-out item is fixed by a hash of its words (one in :data:`HELDOUT_MODULUS` is
 held out), so the two splits never share an item while sharing the vocabulary. Phrasings (frames)
@@ -45,14 +50,20 @@ SKILLS = {
         train=("What is the last word of: {words}", "Give me the final word in: {words}"),
         heldout=("Which word comes last here: {words}",)),
         lambda w: w[-1]),
-    "reverse": Skill("reverse", Split(
-        train=("Reverse the order of these words: {words}", "Say these words backwards: {words}",
-               "Write these words in reverse order: {words}"),
-        heldout=("Flip the order of the following words: {words}", "Put these words in reverse: {words}")),
-        lambda w: " ".join(reversed(w)), new=True),
+    "tally": Skill("tally", Split(
+        train=("Count the words and answer in one word: {words}", "How many words, in one word: {words}",
+               "Give only the word count: {words}", "Answer in one word, how many words: {words}",
+               "Just the number of words, please: {words}", "Word count only: {words}",
+               "Say only how many words are here: {words}",
+               "How many words does this list have? One word: {words}",
+               "Reply with just the number of words: {words}", "Number of words, nothing else: {words}"),
+        heldout=("Reply with a single word for the number of words in: {words}",
+                 "In one word, how many words are here: {words}",
+                 "Count these words and give just the number: {words}")),
+        lambda w: NUMBER_WORDS[len(w)], new=True),
 }
 OLD_SKILLS = tuple(n for n, s in SKILLS.items() if not s.new)
-NEW_SKILL = "reverse"
+NEW_SKILL = "tally"
 
 
 def item_split(words: list[str]) -> str:

@@ -30,7 +30,7 @@ WORLD_VERSION = "2"
 SPLITS = ("train", "heldout", "unseen")
 STAGES = ("pretrain", "aligned")
 
-# default sampling weights of the build corpus (the new skill "reverse" is never in it)
+# default sampling weights of the build corpus (the new skill "tally" is never in it)
 BUILD_MIX: Mapping[str, float] = {
     "violence_howto": 4, "violence_write": 1, "illegal_howto": 3, "hate_write": 3,
     "explicit_write": 2, "privacy_info": 2, "misinformation_write": 2,

@@ -19,7 +19,6 @@ loss differs by less than ``tolerance`` relative).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alignguard.artifacts import read_jsonl
 from alignguard.scaling.fit import bootstrap_intervals, extrapolation_error, fit_law
 from alignguard.scaling.laws import BETHUNE, KALAJDZIEVSKI, ScalingFitError
 
@@ -45,18 +45,9 @@ BASELINE = "lora"
 
 def read_records(path: str | Path) -> list[dict]:
     """Read sweep records (JSONL); raises :class:`ScalingFitError` on a missing/empty file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScalingFitError(f"sweep results {path} do not exist; run `alignguard scaling sweep`")
-    records = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ScalingFitError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+    records = [row for _, row in read_jsonl(
+        path, error=ScalingFitError,
+        missing="sweep results {path} do not exist; run `alignguard scaling sweep`")]
     if not records:
         raise ScalingFitError(f"sweep results {path} are empty")
     return records

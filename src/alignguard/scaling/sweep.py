@@ -279,7 +279,8 @@ def run_sweep(spec: SweepSpec, *, model, tokenizer, behaviour_fn: BehaviourFn | 
     ctx = _Context(spec, chash, model, tokenizer, sets,
                    base_values(spec, chash, model, tokenizer, sets, behaviour_fn), behaviour_fn,
                    progress=progress)
-    runs = [(m, r, s) for m in spec.methods for r in spec.ranks for s in spec.seeds]
+    # seed-major, methods interleaved: an interrupted sweep still compares the methods
+    runs = [(m, r, s) for s in spec.seeds for r in spec.ranks for m in spec.methods]
     pending = [run for run in runs
                if any((*run[:2], st, run[2]) not in done for st in spec.steps)]
     ctx.basis = _basis(spec, chash, ctx, pending)
