@@ -178,3 +178,15 @@ def test_empty_dataset_is_a_clear_error(tmp_path, tiny_tokenizer):
 
     with pytest.raises(DataError, match="is empty"):
         _run(_cfg(tmp_path, empty, method="lora"), tiny_tokenizer, None)
+
+
+def test_lr_schedules_warm_up_then_decay_or_hold():
+    from alignguard.train import warmup_schedule
+    from alignguard.train_config import TrainConfig
+
+    cosine, constant = warmup_schedule(4, 20), warmup_schedule(4, 20, "constant")
+    assert [cosine(s) for s in range(4)] == [constant(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert cosine(4) == 1.0 and abs(cosine(12) - 0.5) < 1e-12 and cosine(20) < 1e-12
+    assert all(constant(s) == 1.0 for s in range(4, 40))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        TrainConfig(lr_schedule="linear")

@@ -239,11 +239,11 @@ def fsdp2_train(cfg, model, tokenizer) -> tuple[list[float], torch.nn.Module]:
     from alignguard.objective import Objective
     from alignguard.train import (
         alignment_basis,
-        cosine_with_warmup,
         optimizer_step,
         prepare_model,
         set_seed,
         training_examples,
+        warmup_schedule,
     )
 
     set_seed(cfg.seed)
@@ -260,7 +260,7 @@ def fsdp2_train(cfg, model, tokenizer) -> tuple[list[float], torch.nn.Module]:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.steps))
+        optimizer, warmup_schedule(cfg.warmup_steps, cfg.steps, cfg.lr_schedule))
     batches = iterate_batches(encoded, cfg.batch_size, pad_id_of(tokenizer), cfg.seed)
     model.train()
     losses = []

@@ -72,11 +72,15 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def cosine_with_warmup(warmup: int, total: int) -> Callable[[int], float]:
-    """LR multiplier: linear warm-up to 1 over ``warmup`` steps, then cosine decay to 0."""
+def warmup_schedule(warmup: int, total: int, schedule: str = "cosine") -> Callable[[int], float]:
+    """LR multiplier: linear warm-up to 1 over ``warmup`` steps, then cosine decay to 0 at
+    ``total`` (``schedule="cosine"``) or constant 1 (``"constant"``: every step count of a run
+    is then the same training process, as a scaling sweep wants)."""
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / max(1, warmup)
+        if schedule == "constant":
+            return 1.0
         progress = (step - warmup) / max(1, total - warmup)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     return factor
@@ -241,7 +245,7 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, cosine_with_warmup(cfg.warmup_steps, cfg.steps))
+        optimizer, warmup_schedule(cfg.warmup_steps, cfg.steps, cfg.lr_schedule))
     start = _resume(cfg, out / "checkpoints", model, optimizer, scheduler)
     model, optimizer = accelerator.prepare(model, optimizer)
     rebind_lora_params(objective.layout, accelerator.unwrap_model(model))  # FSDP2 swaps params

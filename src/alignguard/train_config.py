@@ -29,6 +29,9 @@ METHOD_PRESETS: dict[str, dict[str, float | str | None]] = {
 }
 
 
+LR_SCHEDULES = ("cosine", "constant")  # after a linear warm-up
+
+
 @dataclass
 class FisherSettings:
     """How the alignment Fisher is estimated when training has to estimate it itself."""
@@ -74,6 +77,7 @@ class TrainConfig:
     grad_accum: int = 1
     lr: float = 2e-3
     warmup_steps: int = 20
+    lr_schedule: str = "cosine"
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_length: int = 128
@@ -94,6 +98,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.replay_fraction < 1.0:
             raise ValueError(f"replay_fraction must be in [0, 1), got {self.replay_fraction}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
     def resolved_reg(self) -> RegularizerConfig:
         """The regularizer config after applying the method preset."""
