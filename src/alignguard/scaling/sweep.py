@@ -5,8 +5,10 @@ measures at each step of the grid through :func:`alignguard.train.train`'s callb
 JSONL record per (method, rank, steps, seed): held-out alignment and pre-training losses and
 their increase over the base model (forgetting, ``L_post - L0``), refusal and its drift, task
 loss, trainable parameters, tokens seen, wall time and a config hash. Note: a checkpoint at step
-``t`` of a run of ``T`` steps is a point on one training trajectory (cosine schedule over ``T``),
-not a separate ``t``-step run; Kalajdzievski (2024) measures forgetting the same way.
+``t`` of a run of ``T`` steps is a point on one training trajectory, not a separate ``t``-step
+run; Kalajdzievski (2024) measures forgetting the same way. Use ``lr_schedule: constant`` in the
+base config (``configs/scaling-organism.yaml``) so that the trajectory does not depend on ``T``;
+with the default cosine over ``T`` the last points flatten as the lr decays.
 
 Resumable: records already in ``sweep.jsonl`` (same config hash) are skipped, a run is retrained
 from scratch only when one of its grid steps is missing, and records are appended line by line
