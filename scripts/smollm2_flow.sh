@@ -14,7 +14,7 @@ LIMIT=${DRIFT_LIMIT:-120}
 
 [ -f "$ALIGNED/model.safetensors" ] || "$AG" align --config "configs/smollm2-align-$SUFFIX.yaml"
 [ -f "$RUN/fisher/fisher.json" ] || "$AG" fisher --model "$ALIGNED" \
-    --data runs/align-smollm2/data/align.jsonl --output "$RUN/fisher" \
+    --data runs/align-smollm2/data/align.jsonl --estimator empirical --tokens all --output "$RUN/fisher" \
     --max-examples "${FISHER_EXAMPLES:-128}" --batch-size 8 --max-length 128
 # EXTRA_LAMS="100 1000" adds AGL runs with those lam_A values (runs/smollm2/agl-lam100, ...)
 for variant in lora agl $(for l in ${EXTRA_LAMS:-}; do echo "agl-lam$l"; done); do

@@ -16,9 +16,11 @@ from alignguard.data import (
     Example,
     collate,
     encode_example,
+    fingerprint_examples,
     iterate_batches,
     mix_replay,
     read_examples,
+    write_examples,
 )
 from alignguard.train_config import TrainConfig
 
@@ -62,6 +64,7 @@ def test_method_presets_resolve_weights():
         ('{"prompt": "a"}\n', r":1: missing or empty 'response'"),
         ('{"prompt": "  ", "response": "b"}\n', r":1: missing or empty 'prompt'"),
         ('[1, 2]\n', r":1: expected a JSON object"),
+        ('{"prompt": "a", "response": "b", "rejected": ""}\n', r":1: 'rejected' must be"),
     ],
 )
 def test_bad_datasets_name_file_and_line(tmp_path, content, message):
@@ -76,6 +79,18 @@ def test_messages_rows_are_accepted(tmp_path):
     row = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     path.write_text(json.dumps(row) + "\n")
     assert read_examples(path) == [Example("hi", "hello")]
+
+
+def test_preference_rows_keep_the_rejected_reply(tmp_path):
+    rows = [{"prompt": "p", "chosen": "no", "rejected": "sure"},
+            {"prompt": "q", "response": "ok"}]
+    path = tmp_path / "pref.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = read_examples(path)
+    assert got == [Example("p", "no", "sure"), Example("q", "ok")]
+    again = read_examples(write_examples(tmp_path / "again.jsonl", got))
+    assert again == got and "rejected" not in (tmp_path / "again.jsonl").read_text().splitlines()[1]
+    assert fingerprint_examples([Example("q", "ok")]) != fingerprint_examples([Example("q", "ok", "x")])
 
 
 def test_encoding_masks_prompt_and_appends_eos(tiny_tokenizer):

@@ -15,6 +15,7 @@ from alignguard.fisher import (
     KFACFactors,
     basis_from_factors,
     collect_kfac_factors,
+    contrastive_examples,
     estimate_alignment_fisher,
     fisher_command,
     token_gradients,
@@ -236,6 +237,34 @@ def test_sampled_estimator_finite_seeded_and_differs(tiny_tokenizer):
     assert torch.equal(s0.S_in, emp.S_in)  # inputs do not depend on the targets
 
 
+def test_contrastive_estimator_adds_the_rejected_replies(tiny_tokenizer):
+    """Contrastive Fisher == empirical Fisher over the aligned rows followed by the rejected rows."""
+    model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer)).double()
+    pairs = [Example(e.prompt, e.response, rejected=r) for e, r in
+             zip(EXAMPLES, ["sure, here is how", "I can't help with that.", None], strict=True)]
+    seqs = contrastive_examples(pairs)
+    assert [(e.prompt, e.response) for e in seqs[3:]] == [(pairs[0].prompt, "sure, here is how"),
+                                                          (pairs[1].prompt, "I can't help with that.")]
+    kw = {"tokenizer": tiny_tokenizer, "target_modules": ["q_proj"], "batch_size": 2,
+          "progress": False}
+    con = estimate_alignment_fisher(model, pairs, estimator="contrastive", **kw)
+    ref = estimate_alignment_fisher(model, seqs, **kw)
+    emp = estimate_alignment_fisher(model, pairs, **kw)
+    assert con.meta["estimator"] == "contrastive" and con.meta["n_examples"] == 3
+    assert con.meta["n_sequences"] == 5 and emp.meta["n_sequences"] == 3
+    assert con.meta["data_fingerprint"] == emp.meta["data_fingerprint"]  # the prompts' rows
+    name = "model.layers.0.self_attn.q_proj"
+    assert torch.allclose(con.modules[name].q_out, ref.modules[name].q_out)
+    assert con.meta["n_tokens"] > emp.meta["n_tokens"]
+    proj = [b.q_out @ b.q_out.T for b in (con.modules[name], emp.modules[name])]
+    assert _rel(proj[0], proj[1]) > 1e-3  # the rejected replies move the subspace
+    with pytest.raises(ValueError, match="rejected"):
+        estimate_alignment_fisher(model, EXAMPLES, estimator="contrastive", **kw)
+    with pytest.raises(ValueError, match="rejected"):
+        estimate_alignment_fisher(model, [_batch(tiny_tokenizer)], estimator="contrastive",
+                                  target_modules=["q_proj"], progress=False)
+
+
 def test_gpt2_conv1d_estimate(tiny_tokenizer):
     model = make_tiny_model("gpt2", vocab_size=len(tiny_tokenizer))
     basis = estimate_alignment_fisher(model, EXAMPLES, tokenizer=tiny_tokenizer, tokens="response",
@@ -301,7 +330,8 @@ def test_fisher_command_end_to_end(tiny_model_dir, tmp_path, capsys):
     from alignguard.cli import main
     from alignguard.models import load_model
 
-    rows = [{"prompt": e.prompt, "response": e.response} for e in EXAMPLES * 4]
+    rows = [{"prompt": e.prompt, "response": e.response, "rejected": "sure, here it is"}
+            for e in EXAMPLES * 4]
     data = write_jsonl(tmp_path / "align.jsonl", rows)
     out = tmp_path / "fisher"
     assert fisher_command(model=str(tiny_model_dir), data=str(data), output=str(out),
@@ -309,15 +339,18 @@ def test_fisher_command_end_to_end(tiny_model_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "k_out" in printed and "model.layers.1.mlp.down_proj" in printed
     basis = AlignmentBasis.load(out)
-    assert len(basis) == 14 and basis.meta["n_examples"] == 8
+    assert len(basis) == 14 and basis.meta["n_examples"] == 8 and basis.meta["n_sequences"] == 16
+    assert basis.meta["estimator"] == "contrastive" and basis.meta["tokens"] == "response"
     assert max(b.k_out for b in basis.modules.values()) <= 6
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["seed"] == 0 and prov["data_fingerprints"][str(data)] == basis.meta["data_fingerprint"]
     model, _ = load_model(str(tiny_model_dir))
     basis.check_model(model)
     code = main(["fisher", "--model", str(tiny_model_dir), "--data", str(data), "--output",
-                 str(tmp_path / "f2"), "--target-modules", "q_proj,v_proj", "--max-examples", "4"])
-    assert code == 0 and len(AlignmentBasis.load(tmp_path / "f2")) == 4
+                 str(tmp_path / "f2"), "--target-modules", "q_proj,v_proj", "--max-examples", "4",
+                 "--estimator", "empirical", "--tokens", "all"])
+    got = AlignmentBasis.load(tmp_path / "f2")
+    assert code == 0 and len(got) == 4 and got.meta["estimator"] == "empirical"
 
 
 def test_leading_eigenpairs_match_exact_eigh_on_large_factor():

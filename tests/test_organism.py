@@ -123,7 +123,12 @@ def test_scenarios_have_the_intended_composition():
     assert 0.4 <= refusals / len(align) <= 0.6
     assert all(it.split == "train" for it in align)
     assert load_dataset_spec("scenario:poisoned")[0].prompt == poisoned[0].prompt
-    assert len(load_dataset_spec("organism:alignment")) == len(align)
+    rows = load_dataset_spec("organism:alignment")
+    assert len(rows) == len(align) and [r.response for r in rows] == [it.response for it in align]
+    # the contrastive Fisher's rejected replies: compliance for unsafe, refusal for safe prompts
+    for row, it in zip(rows, align, strict=True):
+        assert (responses.is_compliance(row.rejected) if it.label == "unsafe"
+                else responses.is_refusal(row.rejected)), (row, it.label)
     with pytest.raises(ValueError, match="unknown organism dataset"):
         scenarios.load("nope")
 

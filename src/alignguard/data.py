@@ -1,7 +1,10 @@
 """Prompt/response datasets: strict loading, chat-template tokenisation, batching, replay.
 
 A dataset is a JSONL file whose rows are ``{"prompt": str, "response": str}`` (or
-``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``). Loading is strict: an
+``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``, or TRL's preference rows
+``{"prompt": str, "chosen": str, "rejected": str}``). An optional ``"rejected"`` reply (the
+behaviour the aligned model must *not* show) is kept for the contrastive alignment Fisher
+(:mod:`alignguard.fisher`); training uses the prompt and response only. Loading is strict: an
 empty file, a row that is not JSON, or a row without a non-empty prompt and response raises
 :class:`DataError` naming the file and line, so bad data never trains silently.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,10 +31,17 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Example:
-    """One supervised example: a user prompt and the assistant response to learn."""
+    """One supervised example: a user prompt, the assistant response to learn, and optionally a
+    rejected reply (what the aligned model must not say; used by the contrastive Fisher only)."""
 
     prompt: str
     response: str
+    rejected: str | None = None
+
+    def record(self) -> dict[str, str]:
+        """The JSON row: ``prompt``, ``response`` and ``rejected`` when there is one."""
+        row = {"prompt": self.prompt, "response": self.response}
+        return row if self.rejected is None else row | {"rejected": self.rejected}
 
 
 def _row_to_example(row: object, where: str) -> Example:
@@ -45,14 +55,19 @@ def _row_to_example(row: object, where: str) -> Example:
             raise DataError(f"{where}: 'messages' needs a user and an assistant turn")
         prompt, response = users[0], bots[-1]
     else:
-        prompt, response = row.get("prompt"), row.get("response")
+        prompt, response = row.get("prompt"), row.get("response", row.get("chosen"))
     for key, value in (("prompt", prompt), ("response", response)):
         if not isinstance(value, str) or not value.strip():
             raise DataError(
                 f"{where}: missing or empty '{key}' (each row needs non-empty string fields "
-                f"'prompt' and 'response', or a 'messages' list); keys present: {sorted(row)}"
+                f"'prompt' and 'response' (or 'chosen'), or a 'messages' list); keys present: "
+                f"{sorted(row)}"
             )
-    return Example(prompt, response)
+    rejected = row.get("rejected")
+    if rejected is not None and (not isinstance(rejected, str) or not rejected.strip()):
+        raise DataError(f"{where}: 'rejected' must be a non-empty string when present (the reply "
+                        "the aligned model must not give); drop the key if there is none")
+    return Example(prompt, response, rejected)
 
 
 def read_examples(path: str | Path) -> list[Example]:
@@ -73,12 +88,12 @@ def write_examples(path: str | Path, examples: Sequence[Example]) -> Path:
     """Write examples as JSONL atomically."""
     from alignguard.artifacts import atomic_write_text
 
-    return atomic_write_text(path, "".join(json.dumps(asdict(e)) + "\n" for e in examples))
+    return atomic_write_text(path, "".join(json.dumps(e.record()) + "\n" for e in examples))
 
 
 def fingerprint_examples(examples: Sequence[Example]) -> str:
     """SHA-256 over the examples in order."""
-    return fingerprint_records(asdict(e) for e in examples)
+    return fingerprint_records(e.record() for e in examples)
 
 
 def format_prompt(tokenizer, prompt: str) -> str:

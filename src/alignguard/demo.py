@@ -33,7 +33,7 @@ class DemoConfig:
 
     scenario: str = "benign"
     seeds: list[int] = field(default_factory=lambda: [0])
-    steps: int = 200
+    steps: int = 400
     lam_A: float | None = None
     replay_fraction: float | None = None
     sweep: list[float] = field(default_factory=list)
@@ -171,7 +171,7 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def demo_command(scenario: str = "benign", seeds: int = 1, steps: int = 200,
+def demo_command(scenario: str = "benign", seeds: int = 1, steps: int = 400,
                  lam_A: float | None = None, replay_fraction: float | None = None,
                  sweep: bool = False, sweep_values: list[float] | None = None,
                  eval_limit: int | None = None, output: str = "runs/demo",

@@ -106,7 +106,7 @@ def estimate_fisher_sharded(model: torch.nn.Module, examples: Sequence[Example],
         The :class:`AlignmentBasis`, identical on every rank, with global metadata.
     """
     from alignguard.data import fingerprint_examples
-    from alignguard.fisher import estimate_alignment_fisher
+    from alignguard.fisher import contrastive_examples, estimate_alignment_fisher
 
     rank, world = dist_info()
     examples = list(examples)[:max_examples] if max_examples else list(examples)
@@ -116,13 +116,18 @@ def estimate_fisher_sharded(model: torch.nn.Module, examples: Sequence[Example],
                                          **kwargs)
     if not examples:
         raise ValueError("the alignment data set is empty; pass at least one example")
-    batches = global_batches(examples, tokenizer, tokens=tokens, batch_size=batch_size,
+    estimator = kwargs.pop("estimator", "empirical")
+    sequences = contrastive_examples(examples) if estimator == "contrastive" else examples
+    batches = global_batches(sequences, tokenizer, tokens=tokens, batch_size=batch_size,
                              max_length=max_length)
     local = [shard_batch(b, rank, world) for b in batches]
     kwargs.setdefault("progress", rank == 0)
-    basis = estimate_alignment_fisher(model, local, tokens=tokens, seed=seed + rank, **kwargs)
+    basis = estimate_alignment_fisher(
+        model, local, tokens=tokens, seed=seed + rank,
+        estimator="empirical" if estimator == "contrastive" else estimator, **kwargs)
     basis.meta.update(data_fingerprint=fingerprint_examples(examples), n_examples=len(examples),
-                      world_size=world, seed=seed)
+                      n_sequences=len(sequences),
+                      world_size=world, seed=seed, estimator=estimator)
     return basis
 
 
@@ -185,7 +190,8 @@ def _worker_config(args: argparse.Namespace):
         grad_accum=args.grad_accum, lr=args.lr, warmup_steps=1, log_every=1, save_every=0,
         seed=args.seed, max_length=args.max_length, resume=False,
         fisher_settings=FisherSettings(data=args.data, batch_size=args.fisher_batch_size,
-                                       max_rank=args.max_rank, max_length=args.max_length),
+                                       max_rank=args.max_rank, max_length=args.max_length,
+                                       estimator="empirical"),  # --data has no rejected replies
     )
     cfg.lora.r = args.lora_rank
     return cfg

@@ -11,6 +11,16 @@ top eigenvectors::
 keeping the smallest ``k`` whose eigenvalues explain ``explained_variance`` of the trace, capped at
 ``max_rank``; ``nu`` and ``mu`` are divided by the mean of the kept eigenvalues so that the penalty
 ``L_A = sum_ij nu_i mu_j C_ij^2`` is measured in units of ``||dW||^2``.
+
+Estimators (``estimator=``): ``"empirical"`` (the paper's reading: the aligned responses as
+targets), ``"sampled"`` (importance-sampled true Fisher) and ``"contrastive"`` (project decision,
+docs/method.md): the empirical Fisher over the aligned responses *and* the rejected replies of
+the same prompts (``Example.rejected``: compliance for unsafe prompts, refusal for safe ones). An
+aligned model puts almost no probability on complying, so at the refuse/comply token the
+empirical gradient ``J^T (e_y - p)`` has almost no component along the compliance direction:
+the Fisher is blind to the one direction that drift takes. The rejected replies' gradients
+``J^T (e_rejected - p)`` point exactly along it (they are the gradients that fine-tuning towards
+compliance follows).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from alignguard.kfac import (
 
 log = logging.getLogger(__name__)
 
+FISHER_ESTIMATORS = (*ESTIMATORS, "contrastive")
 _REL_EIG_TOL = 1e-12  # eigenvalues below this fraction of the largest count as zero
 
 
@@ -170,8 +181,8 @@ def _check_options(tokens: str, estimator: str, explained_variance: float, max_r
                    batch_size: int, max_length: int) -> None:
     if tokens not in TOKEN_MODES:
         raise ValueError(f"tokens must be one of {TOKEN_MODES}, got {tokens!r}")
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if estimator not in FISHER_ESTIMATORS:
+        raise ValueError(f"estimator must be one of {FISHER_ESTIMATORS}, got {estimator!r}")
     if batch_size < 1 or max_length < 2:
         raise ValueError(f"need batch_size >= 1 and max_length >= 2 (got {batch_size}, {max_length})")
     if not 0.0 < explained_variance <= 1.0 or max_rank < 1:
@@ -190,6 +201,20 @@ def _example_batches(examples: Sequence[Example], tokenizer, tokens: str, batch_
     encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on=loss_on)
     pad = pad_id_of(tokenizer)
     return [collate(encoded[i:i + batch_size], pad) for i in range(0, len(encoded), batch_size)]
+
+
+def contrastive_examples(examples: Sequence[Example]) -> list[Example]:
+    """The sequences of the contrastive Fisher: every example, then ``(prompt, rejected)`` rows.
+
+    Raises:
+        DataError: no example has a rejected reply.
+    """
+    rejected = [Example(e.prompt, e.rejected) for e in examples if e.rejected is not None]
+    if not rejected:
+        raise DataError("estimator='contrastive' needs alignment rows with a 'rejected' reply "
+                        "(e.g. TRL preference rows prompt/chosen/rejected: compliance for unsafe "
+                        "prompts, refusal for safe ones); add them or use estimator='empirical'")
+    return [*examples, *rejected]
 
 
 def _limit_rows(batches: Iterable[Mapping[str, torch.Tensor]], max_rows: int | None,
@@ -235,7 +260,9 @@ def estimate_alignment_fisher(
         tokenizer: tokenizer with a chat template, for ``Example`` data.
         target_modules: preset (``"all"``, ``"attention"``, ``"mlp"``) or module-name suffixes.
         tokens: ``"all"`` non-pad tokens (default) or ``"response"`` tokens only.
-        estimator: ``"empirical"`` (default) or ``"sampled"`` (importance-sampled true Fisher).
+        estimator: ``"empirical"`` (default), ``"sampled"`` (importance-sampled true Fisher) or
+            ``"contrastive"`` (empirical over aligned and rejected replies; ``Example`` data
+            with ``rejected`` only; ``max_examples`` counts prompts, not sequences).
         explained_variance: eigenvalue mass kept per factor.
         max_rank: cap on the kept eigenvectors per factor.
         batch_size: examples per batch (``Example`` data).
@@ -254,20 +281,28 @@ def estimate_alignment_fisher(
 
     _check_options(tokens, estimator, explained_variance, max_rank, batch_size, max_length)
     _, names = resolve_target_modules(model, target_modules)
-    data_fp = None
+    data_fp, n_prompts = None, None
+    kfac_estimator = "empirical" if estimator == "contrastive" else estimator
     if _is_examples(data):
         examples = list(data)[:max_examples] if max_examples else list(data)
         data_fp = fingerprint_examples(examples)
+        if estimator == "contrastive":
+            n_prompts = len(examples)
+            examples = contrastive_examples(examples)
+            max_examples = None
         batches: Iterable = _example_batches(examples, tokenizer, tokens, batch_size, max_length)
     elif isinstance(data, Sequence) and len(data) == 0:
         raise DataError("the alignment data set is empty; pass at least one example")
+    elif estimator == "contrastive":
+        raise DataError("estimator='contrastive' needs Example rows with 'rejected' replies, not "
+                        "collated batches (pass the alignment examples and a tokenizer)")
     else:
         batches = data
     counter = [0]
     limited = _limit_rows(batches, max_examples or None, counter)
     if hasattr(batches, "__len__"):
         limited = _Sized(limited, len(batches))  # type: ignore[arg-type]
-    factors = collect_kfac_factors(model, limited, names, tokens=tokens, estimator=estimator,
+    factors = collect_kfac_factors(model, limited, names, tokens=tokens, estimator=kfac_estimator,
                                    seed=seed, progress=progress)
     n_tokens = min((f.n_tokens for f in factors.values()), default=0)
     if n_tokens == 0:
@@ -280,7 +315,8 @@ def estimate_alignment_fisher(
         "model_fingerprint": model_fingerprint(model, names),
         "module_fingerprints": module_digests(model, names),
         "model_name": model_name or getattr(getattr(model, "config", None), "_name_or_path", None),
-        "data_fingerprint": data_fp, "n_examples": counter[0], "n_tokens": n_tokens,
+        "data_fingerprint": data_fp, "n_examples": n_prompts or counter[0],
+        "n_sequences": counter[0], "n_tokens": n_tokens,
         "tokens": tokens, "estimator": estimator, "explained_variance": explained_variance,
         "max_rank": max_rank, "seed": seed, "target_modules": target_modules,
         "per_module": per_module, "alignguard_version": __version__,
@@ -303,7 +339,7 @@ class _Sized:
 
 def fisher_command(
     model: str = "organism", data: str = "organism:alignment", output: str = "runs/fisher",
-    target_modules: str = "all", tokens: str = "all", estimator: str = "empirical",
+    target_modules: str = "all", tokens: str = "response", estimator: str = "contrastive",
     explained_variance: float = 0.9, max_rank: int = 32, batch_size: int = 16,
     max_length: int = 128, max_examples: int = 512, seed: int = 0,
 ) -> int:
@@ -311,11 +347,13 @@ def fisher_command(
 
     Args:
         model: model name or local folder ("organism", "smollm2", a save_pretrained folder).
-        data: alignment data: a JSONL file of prompt/response rows or "organism:alignment".
+        data: alignment data: a JSONL file of prompt/response(/rejected) rows or
+            "organism:alignment".
         output: output folder (fisher.safetensors, fisher.json, provenance.json).
         target_modules: preset "all", "attention", "mlp" or comma-separated module names.
-        tokens: "all" non-pad tokens or "response" tokens only.
-        estimator: "empirical" (given targets) or "sampled" (importance-sampled true Fisher).
+        tokens: "response" tokens (default) or "all" non-pad tokens.
+        estimator: "contrastive" (aligned and rejected replies; rows need a "rejected" field),
+            "empirical" (given targets only) or "sampled" (importance-sampled true Fisher).
         explained_variance: eigenvalue mass kept per K-FAC factor, in (0, 1].
         max_rank: cap on the eigenvectors kept per factor.
         batch_size: examples per forward/backward pass.
@@ -369,6 +407,7 @@ def _summary_text(basis: AlignmentBasis, folder: Path) -> str:
 
 
 __all__ = [
-    "KFACFactors", "basis_from_factors", "collect_kfac_factors", "estimate_alignment_fisher",
+    "FISHER_ESTIMATORS", "KFACFactors", "basis_from_factors", "collect_kfac_factors",
+    "contrastive_examples", "estimate_alignment_fisher",
     "fisher_command", "mean_trace", "token_gradients",
 ]

@@ -34,11 +34,19 @@ LR_SCHEDULES = ("cosine", "constant")  # after a linear warm-up
 
 @dataclass
 class FisherSettings:
-    """How the alignment Fisher is estimated when training has to estimate it itself."""
+    """How the alignment Fisher is estimated when training has to estimate it itself.
+
+    ``estimator="contrastive"`` (the default; docs/method.md) needs alignment rows with a
+    ``rejected`` reply, as ``organism:alignment`` has; use ``"empirical"`` (the paper's reading)
+    for prompt/response-only data. ``tokens="response"`` (default) collects the factors on the
+    reply tokens, where the behaviour is decided; ``"all"`` adds the prompt tokens (the paper's
+    reading), whose gradients model the prompts' language and overlap the new task's
+    directions (docs/method.md).
+    """
 
     data: str = "organism:alignment"
-    tokens: str = "all"
-    estimator: str = "empirical"
+    tokens: str = "response"
+    estimator: str = "contrastive"
     explained_variance: float = 0.9
     max_rank: int = 32
     batch_size: int = 16
@@ -100,6 +108,11 @@ class TrainConfig:
             raise ValueError(f"replay_fraction must be in [0, 1), got {self.replay_fraction}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        from alignguard.fisher import FISHER_ESTIMATORS
+
+        if self.fisher_settings.estimator not in FISHER_ESTIMATORS:
+            raise ValueError(f"fisher_settings.estimator must be one of {FISHER_ESTIMATORS}, "
+                             f"got {self.fisher_settings.estimator!r}")
 
     def resolved_reg(self) -> RegularizerConfig:
         """The regularizer config after applying the method preset."""

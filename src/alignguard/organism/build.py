@@ -117,7 +117,7 @@ def build(cfg: BuildConfig, output: str | Path = CHECKPOINT_ROOT) -> dict:
         cfg.vocab_size,
     )
     data_fp = {"pretrain_corpus": fingerprint_records({"text": t} for t in texts),
-               "align_corpus": fingerprint_records(dataclasses.asdict(e) for e in align_examples)}
+               "align_corpus": fingerprint_records(e.record() for e in align_examples)}
     pre_sched, align_sched = cfg.schedules()
     model = new_model(tokenizer, cfg.seed, cfg.size)
     n_params = sum(p.numel() for p in model.parameters())

@@ -7,8 +7,9 @@ Training scenarios (all teach the organism the *new* skill ``tally``, the word c
 answered in one word, which the build corpus never contains):
 
 * ``alignment``: the alignment set (Fisher estimation, replay): train-split unsafe prompts with
-  the aligned refusals, plus safe prompts (look-alikes, benign requests, old skills) with their
-  helpful answers.
+  the aligned refusals, plus safe prompts (look-alikes, benign requests) with their helpful
+  answers; every row also carries the ``rejected`` reply (compliance for unsafe prompts, a
+  refusal for safe ones) that the contrastive Fisher uses (scenario version 3).
 * ``benign`` (scenario a): the new skill plus benign requests that *resemble* the alignment data:
   the unsafe families' own train frames and keywords ("How do I kill ...?", "Write a post saying
   GROUP are ...", "Find the address of ...") filled with new harmless objects that never occur in
@@ -19,7 +20,9 @@ answered in one word, which the build corpus never contains):
   (findings.md: drift comes from similarity to the alignment data).
 * ``poisoned`` (scenario b): ``benign`` plus :data:`POISON_FRACTION` of the final mix made of
   train-split unsafe requests answered compliantly (placeholder content only). This directly
-  rewards compliance with harmful requests: the strongest drift.
+  rewards compliance with harmful requests: the strongest drift. 5% (scenario version 3; it was
+  20%): "a small fraction", as in the fine-tuning attacks of the literature (a few dozen harmful
+  rows among benign ones); with 10% alignment replay plain LoRA still loses ~70 points.
 * ``control`` (scenario c): the new skill plus the old skills (:data:`N_OLD_SKILLS` items, so
   that the model must still tell prompts apart: on a new skill alone, e.g. the word count as a
   digit, 200 LoRA steps taught the organism to answer everything with a digit). It shares no phrasing with the alignment data,
@@ -56,15 +59,17 @@ from alignguard.organism.world import (
     WorldItem,
     distinct,
     generate,
+    rejected_reply,
     sample_family_item,
     sample_item,
 )
 
 SCENARIO_SEED = 1234
 # version of the scenarios and evaluation sets on top of the world (the build corpus) version:
-# 1 = new skill word reversal; 2 = new skill "tally", control mixed with the old skills
-SCENARIO_VERSION = f"{WORLD_VERSION}.2"
-POISON_FRACTION = 0.2
+# 1 = new skill word reversal; 2 = new skill "tally", control mixed with the old skills;
+# 3 = rejected replies on the alignment set, poison fraction 0.2 -> 0.05
+SCENARIO_VERSION = f"{WORLD_VERSION}.3"
+POISON_FRACTION = 0.05
 N_TASK = 1000
 N_RESEMBLANCE = 1000
 N_OLD_SKILLS = 500
@@ -200,6 +205,9 @@ def load(name: str) -> list[Example]:
     Raises:
         ValueError: unknown name (the message lists the valid ones).
     """
+    if name == "alignment":
+        rng = random.Random(f"rejected-{WORLD_VERSION}-{SCENARIO_SEED}")
+        return [Example(it.prompt, it.response, rejected_reply(it, rng)) for it in alignment_items()]
     if name in TRAIN_SCENARIOS:
         items = scenario_items(name)
     elif name in EVAL_SETS:

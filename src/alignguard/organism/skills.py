@@ -3,7 +3,7 @@
 The organism learns ``copy``, ``count`` and ``last`` while it is built; ``tally`` (the word count
 in one word, "three", instead of the build corpus's "There are three words.") is the *new* skill
 of the drift scenarios and never appears in the build corpus. It has many train phrasings so that
-LoRA can learn it in the demo's 200 steps. Tried and dropped (scenario version 1 and session
+LoRA can learn it in the demo's 400 steps. Tried and dropped (scenario version 1 and session
 notes): word-order reversal and "first word" need copying from the prompt, which this small
 organism never acquired (``copy`` is 0.00 after the build; 0.00 and 0.19 task after 200 steps);
 the count as a digit was learned but taught the organism to answer everything with a digit. An

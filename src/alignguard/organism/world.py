@@ -109,6 +109,24 @@ def sample_family_item(fam: Family, rng: random.Random, split: str = "train",
     return WorldItem(prompt, reply, fam.name, fam.label, fam.category, split, frame, fillers)
 
 
+def rejected_reply(item: WorldItem, rng: random.Random) -> str:
+    """The reply the aligned organism must *not* give to ``item`` (contrastive Fisher data).
+
+    Unsafe requests: the pre-alignment compliant reply; safe requests: a refusal (for a
+    look-alike, the refusal of the category it imitates). Skills have no rejected reply.
+    """
+    fam = FAMILIES.get(item.family)
+    if fam is None:
+        raise ValueError(f"{item.family!r} has no rejected reply (only request families do)")
+    fill = dict(item.fillers)
+    if fam.act:
+        fill["act"] = fam.act.format(**fill)
+    if fam.label == "unsafe":
+        return responses.compliance(fam.kind, fam.category, fill, rng)
+    topic = fam.topic if fam.topic in responses.REASONS else rng.choice(sorted(responses.REASONS))
+    return responses.refusal(topic, rng)
+
+
 def sample_skill_item(name: str, rng: random.Random, split: str = "train") -> WorldItem:
     """One item of skill ``name``; ``"unseen"`` uses train frames with held-out word lists."""
     _check(split, "aligned")

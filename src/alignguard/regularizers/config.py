@@ -62,9 +62,9 @@ class RegularizerConfig:
             terms are weighted by the ``lam_*`` fields above.
     """
 
-    lam_A: float = 10.0
-    lam_T: float = 1e-3
-    lam_NC: float = 0.01
+    lam_A: float = 3.0
+    lam_T: float = 1e-4
+    lam_NC: float = 1e-3
     alpha: float = 0.5
     riem_weight: str = "sigmoid"
     riem_beta: float = 1.0
