@@ -62,7 +62,7 @@ class RegularizerConfig:
             terms are weighted by the ``lam_*`` fields above.
     """
 
-    lam_A: float = 3.0
+    lam_A: float = 1.0
     lam_T: float = 1e-4
     lam_NC: float = 1e-3
     alpha: float = 0.5
