@@ -237,11 +237,11 @@ def test_geodesic_is_one_inside_and_zero_disjoint():
 
 
 def test_build_terms_covers_registry_with_configured_weights():
-    cfg = RegularizerConfig(lam_A=3.0, lam_T=0.5, lam_NC=0.25, lam_ewc=2.0)
+    cfg = RegularizerConfig(lam_A=3.0, lam_D=1.5, lam_T=0.5, lam_NC=0.25, lam_ewc=2.0)
     terms = build_terms(cfg)
     assert [t.name for t in terms] == list(REGULARIZERS) and set(TERMS) <= set(REGULARIZERS)
     weights = {t.name: t.weight for t in terms}
-    assert weights == {"fisher": 3.0, "task": 0.5, "collision": 0.25, "ewc": 2.0,
+    assert weights == {"fisher": 3.0, "directions": 1.5, "task": 0.5, "collision": 0.25, "ewc": 2.0,
                        "riemannian": 0.0, "geodesic": 0.0, "cosine": 0.0, "update_norm": 0.0}
     assert all(isinstance(t, Term) and t.fn.name == t.name for t in terms)
 

@@ -199,7 +199,7 @@ def _sweep_spec(tmp_path, tiny_jsonl, **kw):
     from alignguard.regularizers.config import RegularizerConfig
 
     base = TrainConfig(batch_size=4, max_length=48, warmup_steps=1, log_every=1, lr=1e-2,
-                       reg=RegularizerConfig(lam_T=0.0, lam_NC=0.0),  # Fisher term only: fast
+                       reg=RegularizerConfig(lam_T=0.0, lam_NC=0.0, gate=0.0),  # Fisher term only
                        fisher_settings=FisherSettings(max_examples=8, max_rank=4, batch_size=4,
                                                       max_length=48, estimator="empirical"))
     args = dict(model="tiny", data=str(tiny_jsonl), methods=["lora", "agl"], ranks=[1, 2],

@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from alignguard.artifacts import atomic_directory
+from alignguard.directions import DIRECTION_KEYS, ModuleDirections
 
 FORMAT_VERSION = 1
 TENSOR_FILE = "fisher.safetensors"
@@ -49,6 +50,7 @@ class ModuleBasis:
         mu: ``(k_i,)`` kept eigenvalues of ``S_in`` divided by their mean.
         diag_out: ``(d_out,)`` diagonal of ``S_out`` divided by its mean.
         diag_in: ``(d_in,)`` diagonal of ``S_in`` divided by its mean.
+        directions: weight-space Fisher directions (:mod:`alignguard.directions`), or ``None``.
     """
 
     q_out: torch.Tensor
@@ -57,6 +59,7 @@ class ModuleBasis:
     mu: torch.Tensor
     diag_out: torch.Tensor
     diag_in: torch.Tensor
+    directions: ModuleDirections | None = None
 
     @property
     def k_out(self) -> int:
@@ -72,7 +75,9 @@ class ModuleBasis:
         return int(self.q_out.shape[0]), int(self.q_in.shape[0])
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> ModuleBasis:
-        return ModuleBasis(*(getattr(self, k).to(device=device, dtype=dtype) for k in _KEYS))
+        dirs = self.directions.to(device, dtype) if self.directions is not None else None
+        return ModuleBasis(*(getattr(self, k).to(device=device, dtype=dtype) for k in _KEYS),
+                           directions=dirs)
 
 
 @dataclass
@@ -88,6 +93,21 @@ class AlignmentBasis:
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> AlignmentBasis:
         return AlignmentBasis({n: b.to(device, dtype) for n, b in self.modules.items()}, dict(self.meta))
 
+    @property
+    def has_directions(self) -> bool:
+        """Whether every module carries weight-space directions."""
+        return bool(self.modules) and all(b.directions is not None for b in self.modules.values())
+
+    def with_directions(self, directions: dict[str, ModuleDirections]) -> AlignmentBasis:
+        """A copy whose modules carry ``directions`` (replacing any they had)."""
+        import dataclasses
+
+        missing = sorted(set(self.modules) - set(directions))
+        if missing:
+            raise ValueError(f"no weight-space directions for module(s) {missing[:3]}")
+        return AlignmentBasis({n: dataclasses.replace(b, directions=directions[n])
+                               for n, b in self.modules.items()}, dict(self.meta))
+
     def save(self, folder: str | Path) -> Path:
         """Write ``fisher.safetensors`` + ``fisher.json`` into ``folder`` atomically."""
         tensors = {
@@ -95,6 +115,11 @@ class AlignmentBasis:
             for name, basis in self.modules.items()
             for key in _KEYS
         }
+        for name, basis in self.modules.items():
+            if basis.directions is not None:
+                d = basis.directions
+                for key, t in zip(DIRECTION_KEYS, (d.p, d.r, d.lam), strict=True):
+                    tensors[f"{name}::{key}"] = t.detach().to("cpu").contiguous()
         meta = {"format_version": FORMAT_VERSION, "modules": sorted(self.modules), **self.meta}
         with atomic_directory(folder) as tmp:
             save_file(tensors, str(tmp / TENSOR_FILE), metadata={"format": "alignguard-fisher"})
@@ -113,9 +138,11 @@ class AlignmentBasis:
             )
         meta = json.loads(mfile.read_text())
         flat = load_file(str(tfile))
-        modules = {
-            name: ModuleBasis(*(flat[f"{name}::{key}"] for key in _KEYS)) for name in meta["modules"]
-        }
+        modules = {}
+        for name in meta["modules"]:
+            has_dirs = f"{name}::{DIRECTION_KEYS[0]}" in flat
+            dirs = ModuleDirections(*(flat[f"{name}::{k}"] for k in DIRECTION_KEYS)) if has_dirs else None
+            modules[name] = ModuleBasis(*(flat[f"{name}::{key}"] for key in _KEYS), directions=dirs)
         return cls(modules, meta)
 
     def check_model(self, model: torch.nn.Module, module_names: Iterable[str] | None = None) -> None:

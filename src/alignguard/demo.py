@@ -35,6 +35,7 @@ class DemoConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     steps: int = 400
     lam_A: float | None = None
+    lam_D: float | None = None
     replay_fraction: float | None = None
     sweep: list[float] = field(default_factory=list)
     eval_limit: int | None = None
@@ -62,6 +63,8 @@ def _train_and_eval(cfg: DemoConfig, method: str, seed: int, basis, lam_A: float
     )
     if lam_A is not None:
         tcfg.reg = dataclasses.replace(tcfg.reg, lam_A=lam_A)
+    if cfg.lam_D is not None:
+        tcfg.reg = dataclasses.replace(tcfg.reg, lam_D=cfg.lam_D)
     model, tok = load_model("organism")
     result = train(tcfg, model=model, tokenizer=tok, basis=basis)
     metrics = _evaluate(result.model, tok, cfg.scenario, cfg.eval_limit)
@@ -172,7 +175,8 @@ def format_table(results: dict) -> str:
 
 
 def demo_command(scenario: str = "benign", seeds: int = 1, steps: int = 400,
-                 lam_A: float | None = None, replay_fraction: float | None = None,
+                 lam_A: float | None = None, lam_D: float | None = None,
+                 replay_fraction: float | None = None,
                  sweep: bool = False, sweep_values: list[float] | None = None,
                  eval_limit: int | None = None, output: str = "runs/demo",
                  json_: bool = False) -> int:
@@ -184,6 +188,7 @@ def demo_command(scenario: str = "benign", seeds: int = 1, steps: int = 400,
         seeds: number of seeds (0..N-1); tables show mean +- std.
         steps: fine-tuning steps per run.
         lam_A: weight of the Fisher penalty for AGL (default: the calibrated default).
+        lam_D: weight of the weight-space Fisher directions penalty for AGL (default 0: off).
         replay_fraction: alignment replay mixed into the task data (both methods).
         sweep: also run the lam_A sweep (safety-utility frontier).
         sweep_values: lam_A values for the sweep.
@@ -192,7 +197,7 @@ def demo_command(scenario: str = "benign", seeds: int = 1, steps: int = 400,
         json_: print results as JSON instead of the table.
     """
     cfg = DemoConfig(scenario=scenario, seeds=list(range(seeds)), steps=steps, lam_A=lam_A,
-                     replay_fraction=replay_fraction, eval_limit=eval_limit, output=output,
+                     lam_D=lam_D, replay_fraction=replay_fraction, eval_limit=eval_limit, output=output,
                      sweep=(sweep_values or [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]) if sweep else [])
     results = run_demo(cfg)
     if json_:

@@ -46,7 +46,8 @@ def loss_figure(runs: list[dict]) -> Figure:
     first = {}
     for r in runs:
         first.setdefault(r["method"], r)
-    terms = sorted({k for r in first.values() for row in r["history"] for k in row if k.startswith("reg/")})
+    terms = sorted({k for r in first.values() for row in r["history"] for k in row
+                    if k.startswith(("reg/", "gate/"))})  # gate/fraction: rows gated so far
     fig = Figure(figsize=(10, 2.6 * (1 + (len(terms) + 1) // 3)))
     axes = fig.subplots(1 + (len(terms) + 1) // 3, 3).ravel()
     for ax, key in zip(axes, ["task_loss", *terms], strict=False):
@@ -54,7 +55,7 @@ def loss_figure(runs: list[dict]) -> Figure:
             steps = [row["step"] for row in run["history"] if key in row]
             vals = [row[key] for row in run["history"] if key in row]
             ax.plot(steps, vals, label=method, color=COLORS.get(method))
-        ax.set_title(key.replace("reg/", "term: "), fontsize=9)
+        ax.set_title(key.replace("reg/", "term: ").replace("gate/", "gate: "), fontsize=9)
         if key != "task_loss" and any(row.get(key, 0) > 0 for r in first.values() for row in r["history"]):
             ax.set_yscale("symlog", linthresh=1e-6)
         ax.tick_params(labelsize=7)

@@ -194,6 +194,7 @@ def _worker_config(args: argparse.Namespace):
                                        estimator="empirical"),  # --data has no rejected replies
     )
     cfg.lora.r = args.lora_rank
+    cfg.reg.gate = 0.0  # needs rejected replies too, and unsharded weights
     return cfg
 
 

@@ -168,8 +168,10 @@ class _Capture(contextlib.AbstractContextManager):
     layers of the target modules. On exit all of that is undone.
     """
 
-    def __init__(self, model: nn.Module, module_names: Iterable[str], keep_pairs: bool = False):
+    def __init__(self, model: nn.Module, module_names: Iterable[str], keep_pairs: bool = False,
+                 keep_adapters: bool = False):
         self.model = model
+        self.keep_adapters = keep_adapters
         base = base_model_of(model)
         mods = dict(base.named_modules())
         self.names = list(dict.fromkeys(module_names))
@@ -185,7 +187,7 @@ class _Capture(contextlib.AbstractContextManager):
         self.layers = {n: getattr(mods[n], "base_layer", mods[n]) for n in self.names}
         self.dims = {n: module_dims(mods[n]) for n in self.names}
         merged = [n for n in self.names if getattr(mods[n], "merged", False)]
-        if merged:
+        if merged and not keep_adapters:
             raise ValueError(f"{merged[:3]} have merged LoRA weights; call unmerge_adapter() "
                              "before estimating the Fisher at the base weights W0")
         self.keep_pairs = keep_pairs
@@ -199,7 +201,8 @@ class _Capture(contextlib.AbstractContextManager):
         model = self.model
         self._training = {m: m.training for m in model.modules()}
         self._grad_flags = {p: p.requires_grad for p in model.parameters()}
-        self._tuners = [m for m in model.modules() if _is_enabled_tuner_layer(m)]
+        self._tuners = [] if self.keep_adapters else [
+            m for m in model.modules() if _is_enabled_tuner_layer(m)]
         self._handles: list = []
         try:
             for m in self._tuners:
@@ -394,9 +397,13 @@ def collect_kfac_factors(model: nn.Module, batches: Iterable[Mapping[str, torch.
 
 def token_gradients(model: nn.Module, batch: Mapping[str, torch.Tensor],
                     module_names: Iterable[str], *, tokens: str = "all",
-                    estimator: str = "empirical", seed: int = 0
+                    estimator: str = "empirical", seed: int = 0, keep_adapters: bool = False
                     ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Per-token ``(X, G)`` of one batch, for checks and small analyses.
+    """Per-token ``(X, G)`` of one batch (at ``W0``, or at ``W0 + dW`` with ``keep_adapters``).
+
+    With ``keep_adapters=True`` PEFT adapters stay on: the hooks on each ``base_layer`` still see
+    the module input ``x_t`` and, because a LoRA output is ``base(x) + lora(x)``, the gradient
+    ``g_t`` of the whole module output, so ``G.T @ X`` is ``dL/dW`` at the current weights.
 
     Returns:
         Module name -> ``(X, G)`` float64 with one row per selected position (and per call of the
@@ -405,7 +412,7 @@ def token_gradients(model: nn.Module, batch: Mapping[str, torch.Tensor],
     """
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed) if estimator == "sampled" else None
-    with _Capture(model, module_names, keep_pairs=True) as cap:
+    with _Capture(model, module_names, keep_pairs=True, keep_adapters=keep_adapters) as cap:
         cap.batch(_to_device(batch, device), tokens, estimator, generator)
         pairs = cap.pairs
     out = {}

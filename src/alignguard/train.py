@@ -46,6 +46,7 @@ from alignguard.data import (
     pad_id_of,
 )
 from alignguard.distributed import gather_trainable_state, rebind_lora_params
+from alignguard.gate import AlignmentGate, row_losses
 from alignguard.objective import Objective, check_finite
 from alignguard.targets import attach_lora, lora_layers
 from alignguard.train_config import TrainConfig
@@ -99,15 +100,39 @@ def training_examples(cfg: TrainConfig) -> tuple[list, dict[str, str]]:
 
 def alignment_basis(cfg: TrainConfig, model, tokenizer, basis: AlignmentBasis | None,
                     out: Path) -> AlignmentBasis | None:
-    """The basis given, loaded from ``cfg.fisher``, or estimated now (saved to ``out/fisher``)."""
-    if basis is not None:
+    """The basis given, loaded from ``cfg.fisher``, or estimated now (saved to ``out/fisher``).
+
+    With ``lam_D > 0`` a basis without weight-space directions gets them estimated at ``W0``.
+    """
+    if basis is None and cfg.fisher:
+        basis = AlignmentBasis.load(cfg.fisher)
+    if basis is None and cfg.needs_fisher and (out / "fisher" / "fisher.json").is_file():
+        basis = AlignmentBasis.load(out / "fisher")
+    if basis is None and cfg.needs_fisher:
+        basis = _estimate_basis(cfg, model, tokenizer, out)
+    return with_directions(cfg, model, tokenizer, basis)
+
+
+def with_directions(cfg: TrainConfig, model, tokenizer,
+                    basis: AlignmentBasis | None) -> AlignmentBasis | None:
+    """``basis`` with weight-space directions when the objective weights ``L_D`` (else as is)."""
+    if basis is None or cfg.resolved_reg().lam_D == 0 or basis.has_directions:
         return basis
-    if cfg.fisher:
-        return AlignmentBasis.load(cfg.fisher)
-    if not cfg.needs_fisher:
-        return None
-    if (out / "fisher" / "fisher.json").is_file():
-        return AlignmentBasis.load(out / "fisher")
+    return basis.with_directions(estimate_run_directions(cfg, model, tokenizer, sorted(basis.modules)))
+
+
+def estimate_run_directions(cfg: TrainConfig, model, tokenizer, names: Sequence[str]) -> dict:
+    """Weight-space directions from the run's alignment data (:mod:`alignguard.directions`)."""
+    from alignguard.directions import estimate_directions
+
+    fs = cfg.fisher_settings
+    data = load_dataset_spec(fs.data)[: fs.direction_examples]
+    return estimate_directions(model, data, tokenizer, names, k=fs.directions,
+                               rank=fs.direction_rank, tokens=fs.tokens,
+                               batch_size=fs.batch_size, max_length=fs.max_length)
+
+
+def _estimate_basis(cfg: TrainConfig, model, tokenizer, out: Path) -> AlignmentBasis:
     from alignguard.distributed import estimate_fisher_sharded, is_main_process
 
     fs = cfg.fisher_settings
@@ -119,6 +144,7 @@ def alignment_basis(cfg: TrainConfig, model, tokenizer, basis: AlignmentBasis | 
         max_rank=fs.max_rank, batch_size=fs.batch_size, max_length=fs.max_length,
         seed=cfg.seed, model_name=cfg.model,
     )
+    basis = with_directions(cfg, model, tokenizer, basis)
     if is_main_process():  # one writer: concurrent atomic_directory renames would race
         basis.save(out / "fisher")
     return basis
@@ -142,8 +168,17 @@ def _with_seed(cfg: TrainConfig):
     return dataclasses.replace(cfg.lora, init_seed=cfg.seed)
 
 
-def task_loss_sum(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Summed next-token NLL over the label tokens of ``batch``."""
+def task_loss_sum(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                  gate: AlignmentGate | None = None, scorer: torch.nn.Module | None = None
+                  ) -> torch.Tensor:
+    """Summed next-token NLL over the label tokens of ``batch``.
+
+    With a ``gate`` each row's NLL is weighted by ``gate.weights`` (scored on ``scorer``, the
+    unwrapped model; :mod:`alignguard.gate`).
+    """
+    if gate is not None:
+        losses = row_losses(model, batch)
+        return (gate.weights(scorer or model, batch, losses.detach()) * losses).sum()
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     labels = batch["labels"][:, 1:]
     return F.cross_entropy(
@@ -152,12 +187,27 @@ def task_loss_sum(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tor
     )
 
 
+def alignment_gate(cfg: TrainConfig, model, tokenizer) -> AlignmentGate | None:
+    """The alignment gate at ``W0`` (:mod:`alignguard.gate`), or ``None`` when ``reg.gate == 0``."""
+    tau = cfg.resolved_reg().gate
+    if tau == 0:
+        return None
+    from alignguard.targets import resolve_target_modules
+
+    fs = cfg.fisher_settings
+    _, names = resolve_target_modules(model, cfg.lora.target_modules)
+    return AlignmentGate.estimate(model, load_dataset_spec(fs.data)[: fs.direction_examples],
+                                  tokenizer, names, tau=tau, batch_size=fs.batch_size,
+                                  max_length=fs.max_length)
+
+
 def _shard(batch: dict[str, torch.Tensor], rank: int, world: int, device) -> dict[str, torch.Tensor]:
     return {k: v[rank::world].to(device) for k, v in batch.items()}
 
 
 def optimizer_step(model, accelerator, objective: Objective, micro: Sequence[dict],
-                   cfg: TrainConfig) -> tuple[float, dict[str, float], float]:
+                   cfg: TrainConfig, gate: AlignmentGate | None = None
+                   ) -> tuple[float, dict[str, float], float]:
     """One optimizer step's backward passes; returns (task loss, weighted term values, grad norm)."""
     world, rank = accelerator.num_processes, accelerator.process_index
     n_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
@@ -167,7 +217,8 @@ def optimizer_step(model, accelerator, objective: Objective, micro: Sequence[dic
         last = i == len(micro) - 1
         local = _shard(batch, rank, world, accelerator.device)
         with accelerator.no_sync(model) if not last else _null():
-            loss = task_loss_sum(model, local) * (world / n_tokens)
+            loss = task_loss_sum(model, local, gate, accelerator.unwrap_model(model))
+            loss = loss * (world / n_tokens)
             task_total += float(loss.detach()) / world
             if last:
                 penalty, reg_values = objective.penalty()
@@ -238,6 +289,7 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
     examples, prints = training_examples(cfg)
     encoded = encode_examples(tokenizer, examples, cfg.max_length)
     basis = alignment_basis(cfg, model, tokenizer, basis, out)
+    gate = alignment_gate(cfg, model, tokenizer)
     model = prepare_model(cfg, model)
     if basis is not None and cfg.method != "full-ft":
         basis.check_model(model, lora_layers(model))
@@ -252,8 +304,8 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
     _write_run_files(out, cfg, prints, basis, accelerator)
     batches = iterate_batches(encoded, cfg.batch_size, pad_id_of(tokenizer), cfg.seed,
                               start_batch=start * cfg.grad_accum)
-    history = _loop(cfg, model, accelerator, objective, optimizer, scheduler, batches, start,
-                    out, progress and accelerator.is_main_process, callbacks, tqdm)
+    history = _loop(cfg, model, accelerator, (objective, gate), optimizer, scheduler, batches,
+                    start, out, progress and accelerator.is_main_process, callbacks, tqdm)
     unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     # gathered on every rank (a collective under FSDP2), written by one
     state = gather_trainable_state(unwrapped) if cfg.method != "full-ft" else None
@@ -262,21 +314,24 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
     return TrainResult(unwrapped, tokenizer, out, history, basis)
 
 
-def _loop(cfg, model, accelerator, objective, optimizer, scheduler, batches, start, out,
+def _loop(cfg, model, accelerator, loss_parts, optimizer, scheduler, batches, start, out,
           show, callbacks, tqdm) -> list[dict]:
+    objective, gate = loss_parts
     history, started = [], time.time()
     model.train()
     bar = tqdm(range(start + 1, cfg.steps + 1), desc=f"train {cfg.method}", disable=not show,
                initial=start, total=cfg.steps)
     for step in bar:
         micro = [next(batches) for _ in range(cfg.grad_accum)]
-        task, reg, grad_norm = optimizer_step(model, accelerator, objective, micro, cfg)
+        task, reg, grad_norm = optimizer_step(model, accelerator, objective, micro, cfg, gate)
         check_finite(task, {**reg, "grad_norm": grad_norm}, step)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if step % cfg.log_every == 0 or step == cfg.steps:
             row = _log_row(step, task, reg, objective, grad_norm, scheduler.get_last_lr()[0], started)
+            if gate is not None:
+                row["gate/fraction"] = gate.fraction  # rows gated so far in this process
             history.append(row)
             bar.set_postfix({"loss": f"{task:.3f}", **{f"L_{k}": f"{v:.3g}" for k, v in reg.items()}})
             if accelerator.is_main_process:

@@ -25,6 +25,7 @@ def train_command(
     output_dir: str | None = None,
     method: str | None = None,
     fisher: str | None = None,
+    alignment_data: str | None = None,
     steps: int | None = None,
     batch_size: int | None = None,
     grad_accum: int | None = None,
@@ -33,6 +34,7 @@ def train_command(
     r: int | None = None,
     target_modules: list[str] | None = None,
     lam_A: float | None = None,
+    lam_D: float | None = None,
     lam_T: float | None = None,
     lam_NC: float | None = None,
     replay_fraction: float | None = None,
@@ -46,9 +48,11 @@ def train_command(
         model: base model: organism, organism-pretrained, smollm2, a folder or a .gguf file.
         data: task data: a JSONL file of {"prompt","response"} rows, or scenario:NAME.
         output_dir: run folder (adapter/, checkpoints/, log.jsonl, config.json, provenance.json).
-        method: lora, agl, agl-no-fisher, agl-no-task, agl-no-collision, agl-riem-only,
+        method: lora, agl, agl-no-fisher, agl-no-directions, agl-no-task, agl-no-collision, agl-riem-only,
             agl-geo-only, agl-fisher-only, ewc or full-ft.
         fisher: folder of an alignment Fisher from `alignguard fisher` (estimated if omitted).
+        alignment_data: alignment rows (JSONL with "rejected" replies, or organism:alignment)
+            for the Fisher, the alignment gate and replay.
         steps: optimizer steps.
         batch_size: rows per micro-batch (global across processes).
         grad_accum: micro-batches per optimizer step.
@@ -57,6 +61,7 @@ def train_command(
         r: LoRA rank.
         target_modules: preset (all, attention, mlp) or comma-separated module names.
         lam_A: weight of the Fisher penalty on the alignment-critical update.
+        lam_D: weight of the penalty along the weight-space Fisher directions (0: off).
         lam_T: weight of the task-specific stability term.
         lam_NC: weight of the collision term.
         replay_fraction: fraction of alignment-replay rows mixed into the task data.
@@ -67,8 +72,9 @@ def train_command(
         target_modules = target_modules[0]
     cfg = build_train_config(
         config, model=model, data=data, output_dir=output_dir, method=method, fisher=fisher,
+        fisher_settings__data=alignment_data,
         steps=steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr, seed=seed,
-        lora__r=r, lora__target_modules=target_modules, reg__lam_A=lam_A, reg__lam_T=lam_T,
+        lora__r=r, lora__target_modules=target_modules, reg__lam_A=lam_A, reg__lam_D=lam_D, reg__lam_T=lam_T,
         reg__lam_NC=lam_NC, replay_fraction=replay_fraction, resume=resume,
     )
     if print_config:

@@ -16,16 +16,19 @@ from alignguard.targets import LoraSettings
 # preset -> regularizer overrides applied on top of the user's RegularizerConfig.
 # None means "keep the configured value" (so --lam-A tunes AGL without touching the others).
 METHOD_PRESETS: dict[str, dict[str, float | str | None]] = {
-    "lora": {"lam_A": 0.0, "lam_T": 0.0, "lam_NC": 0.0, "lam_ewc": 0.0},
+    "lora": {"lam_A": 0.0, "lam_D": 0.0, "lam_T": 0.0, "lam_NC": 0.0, "lam_ewc": 0.0, "gate": 0.0},
     "agl": {},
-    "agl-no-fisher": {"lam_A": 0.0},
+    "agl-no-gate": {"gate": 0.0},
+    "agl-no-fisher": {"lam_A": 0.0, "lam_D": 0.0},
+    "agl-no-directions": {"lam_D": 0.0},
     "agl-no-task": {"lam_T": 0.0},
     "agl-no-collision": {"lam_NC": 0.0},
     "agl-riem-only": {"alpha": 1.0},
     "agl-geo-only": {"alpha": 0.0},
     "agl-fisher-only": {"lam_T": 0.0, "lam_NC": 0.0},
-    "ewc": {"lam_A": 0.0, "lam_T": 0.0, "lam_NC": 0.0},
-    "full-ft": {"lam_A": 0.0, "lam_T": 0.0, "lam_NC": 0.0, "lam_ewc": 0.0},
+    "ewc": {"lam_A": 0.0, "lam_D": 0.0, "lam_T": 0.0, "lam_NC": 0.0, "gate": 0.0},
+    "full-ft": {"lam_A": 0.0, "lam_D": 0.0, "lam_T": 0.0, "lam_NC": 0.0, "lam_ewc": 0.0,
+                "gate": 0.0},
 }
 
 
@@ -42,6 +45,11 @@ class FisherSettings:
     reply tokens, where the behaviour is decided; ``"all"`` adds the prompt tokens (the paper's
     reading), whose gradients model the prompts' language and overlap the new task's
     directions (docs/method.md).
+
+    The weight-space directions of ``L_D`` (used when ``reg.lam_D > 0``;
+    :mod:`alignguard.directions`): ``directions`` per module, each kept at rank
+    ``direction_rank``, from the first ``direction_examples`` alignment rows (which also estimate
+    the alignment gate's preference direction, :mod:`alignguard.gate`).
     """
 
     data: str = "organism:alignment"
@@ -52,6 +60,14 @@ class FisherSettings:
     batch_size: int = 16
     max_examples: int = 512
     max_length: int = 128
+    directions: int = 16
+    direction_rank: int = 8
+    direction_examples: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("directions", "direction_rank", "direction_examples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"fisher_settings.{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass
@@ -123,4 +139,4 @@ class TrainConfig:
     def needs_fisher(self) -> bool:
         """Whether the resolved objective uses the alignment basis."""
         reg = self.resolved_reg()
-        return any(w > 0 for w in (reg.lam_A, reg.lam_T, reg.lam_NC, reg.lam_ewc))
+        return any(w > 0 for w in (reg.lam_A, reg.lam_D, reg.lam_T, reg.lam_NC, reg.lam_ewc))

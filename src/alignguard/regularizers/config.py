@@ -1,6 +1,6 @@
 """Configuration of the AlignGuard objective (method.md section 3; arXiv 2508.02079).
 
-    L = L_task + lam_A * L_A + lam_T * L_T + lam_NC * E_col (+ lam_ewc * L_ewc, a baseline)
+    L = L_task + lam_A * L_A + lam_D * L_D + lam_T * L_T + lam_NC * E_col (+ lam_ewc * L_ewc)
 
 Owned by the regularizers package. Every normalisation and default is explained in
 docs/method.md; the paper-literal (unnormalised) forms stay selectable with ``norm="none"``,
@@ -29,6 +29,8 @@ class RegularizerConfig:
 
     Attributes:
         lam_A: weight of the Fisher penalty ``L_A`` on the alignment-critical part ``dW_A``.
+        lam_D: weight of ``L_D``, the energy of ``dW`` along the weight-space Fisher directions
+            (alignguard.directions; needs a basis with directions).
         lam_T: weight of the task-specific stability term ``L_T = ||dW_T||_F^2``.
         lam_NC: weight of the collision term ``E_col``.
         alpha: blend ``E_col = alpha * E_riem + (1 - alpha) * E_geo``, in ``[0, 1]``.
@@ -54,6 +56,9 @@ class RegularizerConfig:
             ``sigma^2 << geo_eps * d_out * d_in`` fade out (for "grassmann_factors": floor
             ``geo_eps * d_out`` on ``B^T B`` and ``geo_eps * d_in`` on ``A A^T``).
         lam_ewc: weight of a diagonal-EWC penalty (baseline; 0 in AGL).
+        gate: threshold ``tau`` of the alignment gate (alignguard.gate; not a penalty term: task
+            rows whose gradient step points toward the rejected replies by ``>= tau`` times a
+            typical rejected reply get weight 0); 0 turns it off.
         reduction: how per-module terms combine: "mean" or "sum" over adapted modules.
         norm: per-module normalisation of the quadratic terms (L_A, L_T, ewc, update_norm):
             "weight" divides by ``||W0||_F^2`` (relative change), "element" by
@@ -63,7 +68,8 @@ class RegularizerConfig:
     """
 
     lam_A: float = 1.0
-    lam_T: float = 1e-4
+    lam_D: float = 0.0
+    lam_T: float = 3e-5
     lam_NC: float = 1e-3
     alpha: float = 0.5
     riem_weight: str = "sigmoid"
@@ -77,12 +83,13 @@ class RegularizerConfig:
     geo_form: str = "grassmann"
     geo_eps: float = 1e-8
     lam_ewc: float = 0.0
+    gate: float = 0.5
     reduction: str = "sum"
     norm: str = "none"
     weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("lam_A", "lam_T", "lam_NC", "lam_ewc", "riem_beta", "riem_eps"):
+        for name in ("lam_A", "lam_D", "lam_T", "lam_NC", "lam_ewc", "gate", "riem_beta", "riem_eps"):
             value = getattr(self, name)
             if not value >= 0:  # also rejects NaN
                 raise ValueError(f"{name} must be >= 0, got {value}")

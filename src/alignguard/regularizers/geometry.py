@@ -191,6 +191,20 @@ class GroupGeometry:
         return (_bmm_t(self.core, self.spec.gram_out @ self.core) * self.spec.gram_in).sum((-1, -2))
 
     @cached_property
+    def dir_coeffs(self) -> torch.Tensor:
+        """``(G, m)`` ``c_m = <V_m, dW> = s tr((P_m^T B)(A R_m^T))`` for ``V_m = P_m R_m``."""
+        ptb = torch.einsum("gmdp,gdr->gmpr", self.spec.dir_p, self.B)
+        ar = torch.einsum("grk,gmpk->gmrp", self.A, self.spec.dir_r)
+        return self.scale[:, None] * torch.einsum("gmpr,gmrp->gm", ptb, ar)
+
+    @cached_property
+    def directions(self) -> torch.Tensor:
+        """``(G,)`` ``sum_m lam_m c_m^2``: the weight-space Fisher energy of ``dW`` (0 without)."""
+        if self.spec.dir_p is None:
+            return torch.zeros_like(self.scale)
+        return (self.spec.dir_lam * self.dir_coeffs.square()).sum(-1)
+
+    @cached_property
     def ewc(self) -> torch.Tensor:
         """``(G,)`` ``sum_ij dout_i din_j dW_ij^2 = s^2 tr((B^T D_o B)(A D_i A^T))``."""
         bdb = _bmm_t(self.B, self.spec.diag_out[:, :, None] * self.B)

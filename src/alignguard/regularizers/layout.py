@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from alignguard.basis import AlignmentBasis, FisherMismatchError, ModuleBasis
+from alignguard.directions import ModuleDirections
 from alignguard.distributed import whole
 from alignguard.regularizers.geometry import AdapterGeometry
 from alignguard.targets import LoraFactors, lora_factors, lora_layers
@@ -41,6 +42,10 @@ class GroupSpec:
         gram_out, gram_in: ``(G, k, k)`` ``Q^T Q`` (identity on the kept block, 0 on padding).
         diag_out, diag_in: ``(G, d_out)``, ``(G, d_in)`` mean-normalised factor diagonals.
         k_out, k_in: ``(G,)`` true number of kept directions per module.
+        dir_p, dir_r, dir_lam: ``(G, m, d_out, rho)``, ``(G, m, rho, d_in)``, ``(G, m)`` stacked
+            weight-space directions (zero-padded, ``lam = 0`` on padding) or ``None``.
+        directions: per-module :class:`~alignguard.directions.ModuleDirections` (or ``None``),
+            the source of the stacked tensors.
     """
 
     names: list[str]
@@ -60,9 +65,31 @@ class GroupSpec:
     diag_in: torch.Tensor | None = None
     k_out: torch.Tensor | None = None
     k_in: torch.Tensor | None = None
+    dir_p: torch.Tensor | None = None
+    dir_r: torch.Tensor | None = None
+    dir_lam: torch.Tensor | None = None
+    directions: list[ModuleDirections | None] | None = None
 
     _TENSORS = ("scale", "w0_sq", "q_out", "q_in", "nu_mu", "gram_out", "gram_in", "diag_out",
-                "diag_in", "k_out", "k_in")
+                "diag_in", "k_out", "k_in", "dir_p", "dir_r", "dir_lam")
+
+    def stack_directions(self) -> None:
+        """(Re)build ``dir_p, dir_r, dir_lam`` from :attr:`directions`, zero-padded."""
+        dirs = self.directions or []
+        present = [d for d in dirs if d is not None]
+        if not present:
+            self.dir_p = self.dir_r = self.dir_lam = None
+            return
+        m = max(d.count for d in present)
+        rho = max(int(d.p.shape[2]) for d in present)
+        p = torch.zeros(len(dirs), m, self.d_out, rho, dtype=torch.float64)
+        r = torch.zeros(len(dirs), m, rho, self.d_in, dtype=torch.float64)
+        lam = torch.zeros(len(dirs), m, dtype=torch.float64)
+        for i, d in enumerate(dirs):
+            if d is not None:
+                k, q = d.count, int(d.p.shape[2])
+                p[i, :k, :, :q], r[i, :k, :q, :], lam[i, :k] = d.p, d.r, d.lam
+        self.dir_p, self.dir_r, self.dir_lam = p, r, lam
 
     def to_(self, device: torch.device, dtype: torch.dtype) -> None:
         """Move every stacked constant to ``device``/``dtype`` in place (once, not per step)."""
@@ -120,6 +147,8 @@ def _stack_basis(spec: GroupSpec, bases: list[ModuleBasis]) -> None:
     spec.diag_in = torch.stack([b.diag_in for b in bases])
     spec.k_out = torch.tensor([float(b.k_out) for b in bases])
     spec.k_in = torch.tensor([float(b.k_in) for b in bases])
+    spec.directions = [b.directions for b in bases]
+    spec.stack_directions()
 
 
 class GeometryLayout:
@@ -209,6 +238,27 @@ class GeometryLayout:
     @property
     def n_modules(self) -> int:
         return len(self.names)
+
+    @property
+    def has_directions(self) -> bool:
+        """Whether any module carries weight-space directions."""
+        return any(g.dir_p is not None for g in self.groups)
+
+    def add_directions(self, directions: Mapping[str, ModuleDirections]) -> None:
+        """Append weight-space directions (e.g. re-estimated during training) to every module.
+
+        Each added direction measures the whole displacement ``dW`` from ``W0``, like the first.
+        """
+        missing = [n for n in self.names if n not in directions]
+        if missing:
+            raise ValueError(f"no new directions for module(s) {missing[:3]}")
+        for spec in self.groups:
+            old = spec.directions or [None] * len(spec.names)
+            new = [directions[n].to(dtype=torch.float64) for n in spec.names]
+            spec.directions = [n if o is None else o.to(dtype=torch.float64).cat(n)
+                               for o, n in zip(old, new, strict=True)]
+            spec.stack_directions()
+        self._placed = None  # move the rebuilt constants on the next geometry() call
 
     def _place(self) -> tuple[torch.device, torch.dtype]:
         first = self.groups[0].A_params[0]

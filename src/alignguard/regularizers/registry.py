@@ -42,7 +42,8 @@ RegularizerFactory = Callable[[RegularizerConfig], Regularizer]
 REGULARIZERS: dict[str, RegularizerFactory] = {}
 
 # built-in term name -> RegularizerConfig field holding its weight (others: diagnostic, weight 0)
-WEIGHT_FIELDS = {"fisher": "lam_A", "task": "lam_T", "collision": "lam_NC", "ewc": "lam_ewc"}
+WEIGHT_FIELDS = {"fisher": "lam_A", "directions": "lam_D", "task": "lam_T", "collision": "lam_NC",
+                 "ewc": "lam_ewc"}
 
 
 def register(name: str) -> Callable[[RegularizerFactory], RegularizerFactory]:

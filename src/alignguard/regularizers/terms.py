@@ -1,10 +1,11 @@
 """The built-in terms of the AlignGuard-LoRA objective (arXiv 2508.02079; method.md section 3).
 
-    L = L_task + lam_A L_A + lam_T L_T + lam_NC E_col (+ lam_ewc L_ewc)
+    L = L_task + lam_A L_A + lam_D L_D + lam_T L_T + lam_NC E_col (+ lam_ewc L_ewc)
 
 Per module, with ``C = Q_o^T dW Q_i`` (see :mod:`alignguard.regularizers.geometry`)::
 
     fisher      L_A   = sum_ij nu_i mu_j C_ij^2                      / N_l
+    directions  L_D   = sum_m lam_m <V_m, dW>^2                      / N_l
     task        L_T   = ||dW||_F^2 - ||C||_F^2                       / N_l
     ewc         L_ewc = s^2 tr((B^T D_o B)(A D_i A^T))               / N_l
     update_norm       = ||dW||_F^2 = s^2 tr((B^T B)(A A^T))          / N_l
@@ -93,6 +94,16 @@ class FisherPenalty(_Term):
 
     def __call__(self, geom: AdapterGeometry) -> torch.Tensor:
         return self._quadratic(geom, "fisher") if geom.has_basis else geom.zero()
+
+
+@register("directions")
+class DirectionPenalty(_Term):
+    """L_D: energy of ``dW`` along the weight-space Fisher directions (:mod:`alignguard.directions`)."""
+
+    name = "directions"
+
+    def __call__(self, geom: AdapterGeometry) -> torch.Tensor:
+        return self._quadratic(geom, "directions") if geom.has_basis else geom.zero()
 
 
 @register("task")
