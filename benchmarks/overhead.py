@@ -6,7 +6,7 @@
     alternating between the two so that machine noise hits both;
 (b) factored L_A + L_T (+ E_geo) vs the same quantities from dense d x d matrices, one module,
     forward + backward;
-(c) alignment-Fisher estimation (alignguard.fisher) vs one forward + backward over the same data
+(c) alignment-Fisher estimation (alignguard.alignment.fisher) vs one forward + backward over the same data
     (the standard pass with every weight's gradient, and the LoRA-only pass).
 
 Goals: (a) <= 1.15x, (b) >= 20x faster, (c) <= 2x. Example (small, ~1 minute on 2 cores)::
@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import torch
 
-from alignguard.basis import AlignmentBasis, ModuleBasis
+from alignguard.alignment.basis import AlignmentBasis, ModuleBasis
 from alignguard.regularizers import GeometryLayout, RegularizerConfig, build_terms
 from alignguard.targets import LoraFactors, LoraSettings, attach_lora, lora_factors
 
@@ -184,10 +184,10 @@ def bench_fisher(args: argparse.Namespace) -> dict:
     the data size above which the whole estimate stays within 2x.
     """
     try:
-        from alignguard.fisher import basis_from_factors
-        from alignguard.kfac import collect_kfac_factors
+        from alignguard.alignment.fisher import basis_from_factors
+        from alignguard.alignment.kfac import collect_kfac_factors
     except ImportError:
-        return {"status": "pending: alignguard.fisher / alignguard.kfac are not available"}
+        return {"status": "pending: alignguard.alignment.fisher / alignguard.alignment.kfac are not available"}
     from alignguard.targets import resolve_target_modules
 
     full = smollm2_shaped(args.layers)

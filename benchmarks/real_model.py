@@ -8,7 +8,7 @@ Each method runs in its own subprocess (so neither inherits the other's allocati
 model, attach LoRA (same seed), build the objective (AGL: the default ``RegularizerConfig``, all
 terms weighted, with a random orthonormal alignment basis of rank ``k`` per factor, the cap the
 Fisher estimator uses; LoRA: no weighted terms, exactly as ``alignguard train --method lora``),
-then run the training loop's own :func:`alignguard.train.optimizer_step` + AdamW on fixed token
+then run the training loop's own :func:`alignguard.training.step.optimizer_step` + AdamW on fixed token
 batches. After loading, the peak-RSS counter is reset (``/proc/self/clear_refs``), so the
 reported peak is that of the training steps (weights included), not of GGUF dequantisation.
 Rounds alternate LoRA and AGL so machine noise hits both; the median step time per method over
@@ -47,8 +47,8 @@ def random_basis(model, k: int, seed: int = 0):
     """A random orthonormal rank-``min(k, d)`` basis with decaying eigenvalues for every LoRA module."""
     import torch
 
-    from alignguard.basis import AlignmentBasis, ModuleBasis
-    from alignguard.kfac import module_dims
+    from alignguard.alignment.basis import AlignmentBasis, ModuleBasis
+    from alignguard.alignment.kfac import module_dims
     from alignguard.targets import lora_layers
 
     gen = torch.Generator().manual_seed(seed)
@@ -67,11 +67,13 @@ def worker(args: argparse.Namespace) -> dict:
     import torch
     from accelerate import Accelerator
 
+    from alignguard.alignment.prepare import AlignmentArtifacts
+    from alignguard.methods.base import Method
+    from alignguard.methods.components import Penalties
     from alignguard.models import load_model
-    from alignguard.objective import Objective
     from alignguard.targets import LoraSettings, attach_lora
-    from alignguard.train import optimizer_step
-    from alignguard.train_config import TrainConfig
+    from alignguard.training.config import TrainConfig
+    from alignguard.training.step import optimizer_step
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -80,7 +82,11 @@ def worker(args: argparse.Namespace) -> dict:
     model = attach_lora(model, LoraSettings(r=args.r, alpha=2.0 * args.r, target_modules="all",
                                             init_seed=0))
     basis = random_basis(model, args.k) if args.worker == "agl" else None
-    objective = Objective(cfg.resolved_reg(), model, basis)
+    penalties = Penalties(cfg.resolved_reg())
+    method = Method(args.worker, [penalties])  # the penalty terms only: the step the paper adds
+    method.prepare(AlignmentArtifacts(basis=basis))
+    method.before_training(model)
+    objective = penalties.objective
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     accelerator = Accelerator(cpu=True)
@@ -96,7 +102,7 @@ def worker(args: argparse.Namespace) -> dict:
     times = []
     for batch in batches:  # the first step is warm-up
         t0 = time.perf_counter()
-        optimizer_step(model, accelerator, objective, [batch], cfg)
+        optimizer_step(model, accelerator, method, [batch], cfg.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t0)

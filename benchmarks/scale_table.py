@@ -3,7 +3,7 @@
 Every number comes from the tensor shapes the implementation allocates (Llama-style models,
 LoRA on q,k,v,o,gate,up,down; see docs/scale.md for the formulas):
 
-* Fisher estimation (``alignguard.kfac``): one ``S_in`` (d_in x d_in) and one ``S_out``
+* Fisher estimation (``alignguard.alignment.kfac``): one ``S_in`` (d_in x d_in) and one ``S_out``
   (d_out x d_out) float64 accumulator per module, all modules at once ("as implemented"); the
   same with float32 accumulators and one ``S_in`` per distinct input (q/k/v and gate/up share
   theirs; "shared fp32"); that per decoder layer ("per-layer streaming": one pass per layer); and
@@ -37,7 +37,7 @@ SHAPES: dict[str, tuple[int, int, int, int, int, int, int, bool]] = {
     "Llama-3-8B": (4096, 14336, 32, 32, 8, 128, 128256, False),
     "Llama-3-70B": (8192, 28672, 80, 64, 8, 128, 128256, False),
 }
-# modules that read the same input tensor share S_in (one Gram per input in alignguard.kfac)
+# modules that read the same input tensor share S_in (one Gram per input in alignguard.alignment.kfac)
 INPUTS = {"q_proj": "attn", "k_proj": "attn", "v_proj": "attn", "o_proj": "o",
           "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "down"}
 GiB = 2.0**30
@@ -63,7 +63,7 @@ def fisher_rows(name: str, k: int = 32, oversample: int = 32) -> dict[str, float
     n_lin = sum(o * i for o, i in mods.values())
     model_flops = 4 * (n_lin * layers + vocab * h)  # forward + activation backward, per token
     eigh = 9.0 * sum(o**3 + i**3 for o, i in mods.values()) * layers  # float64 eigh with vectors
-    # as implemented (alignguard.fisher.leading_eigenpairs): one decomposition per distinct factor,
+    # as implemented (alignguard.alignment.fisher.leading_eigenpairs): one decomposition per distinct factor,
     # eigh up to d = 1024, else <= 40 subspace iterations of width b = 2k + 16 (worst case)
     b = 2 * k + 16
     factor_dims = list(d_in_by_input.values()) + [o for o, _ in mods.values()]
@@ -102,7 +102,7 @@ def measure_model(name: str, r: int = 16, k: int = 32, repeats: int = 5) -> floa
     Random LoRA factors (``B != 0``) and random orthonormal bases of rank ``k`` (one per module
     type, reused by every layer: values do not change the cost); default ``RegularizerConfig``.
     """
-    from alignguard.basis import AlignmentBasis, ModuleBasis
+    from alignguard.alignment.basis import AlignmentBasis, ModuleBasis
     from alignguard.regularizers import GeometryLayout, RegularizerConfig, build_terms
     from alignguard.targets import LoraFactors
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from peft import PeftModel
 
-from alignguard.align import AlignSettings, align, align_command, format_summary
-from alignguard.align_data import (
+from alignguard.align.cli import align_command
+from alignguard.align.data import (
     BENIGN_GOALS,
     CATEGORIES,
     FRAMES,
@@ -22,6 +22,7 @@ from alignguard.align_data import (
     harmful_prompts,
     helpful_pool,
 )
+from alignguard.align.run import AlignSettings, align, format_summary
 from alignguard.drift.judges.keyword import KeywordJudge
 from alignguard.drift.suites import load_suite
 from alignguard.models import load_model
@@ -158,7 +159,7 @@ def test_rerun_with_other_training_settings_is_refused(aligned_run):
 def test_drop_gguf_marker_refuses_quantized_weights(tiny_llama):
     from types import SimpleNamespace
 
-    from alignguard.align import drop_gguf_marker
+    from alignguard.align.run import drop_gguf_marker
 
     drop_gguf_marker(tiny_llama)  # no quantizer: nothing to do
     removed = []

@@ -1,51 +1,104 @@
-"""The generated CLI: every command is registered, options come from typed signatures."""
+"""The generated CLI: commands load lazily, options come from typed signatures and dataclasses."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from alignguard.cli import COMMANDS, build_parser, main
+from alignguard.cli import COMMANDS, build_command_parser, main
 
 
 def test_every_registered_command_resolves_to_a_function():
     from alignguard.cli import _resolve
 
-    for name, target in COMMANDS.items():
+    for name, (target, summary) in COMMANDS.items():
         fn = _resolve(target)
-        assert callable(fn), name
+        assert callable(fn) and summary, name
         assert fn.__doc__ and "Args:" in fn.__doc__, f"{name} needs a docstring with Args:"
 
 
-def test_parser_maps_types_and_help(capsys):
-    parser = build_parser()
-    args = parser.parse_args(["train", "--lam-A", "3.5", "--steps", "7", "--target-modules", "q_proj,v_proj",
-                              "--no-resume"])
-    assert args.lam_A == 3.5 and args.steps == 7 and args.target_modules == ["q_proj", "v_proj"]
-    assert args.resume is False
-    with pytest.raises(SystemExit):
-        parser.parse_args(["train", "--steps", "many"])
+def test_train_options_come_from_the_nested_dataclasses(capsys):
+    parser = build_command_parser("train")
+    args = parser.parse_args(["--reg.lam-A", "3.5", "--steps", "7", "--lora.target-modules",
+                              "q_proj,v_proj", "--no-resume", "--alignment.gate-examples", "9"])
+    given = {k.split(":", 1)[1]: v for k, v in vars(args).items() if k.startswith("train:")}
+    assert given == {"reg.lam_A": "3.5", "steps": "7", "lora.target_modules": "q_proj,v_proj",
+                     "resume": False, "alignment.gate_examples": "9"}
+    help_text = parser.format_help()
+    assert "--reg.lam-A" in help_text and "--lam-A" in help_text  # dotted name and short alias
+    assert "(default: 0.002)" in help_text  # lr: the real default, not None
+
+
+def test_dotted_options_and_aliases_reach_the_config(capsys):
+    assert main(["train", "--method", "lora", "--r", "4", "--lam-A", "2", "--reg.lam-T", "0.5",
+                 "--lora.alpha", "8", "--alignment-data", "organism:alignment", "--gate", "0",
+                 "--print-config"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["method"] == "lora" and cfg["lora"]["r"] == 4 and cfg["lora"]["alpha"] == 8.0
+    assert cfg["reg"]["lam_A"] == 2.0 and cfg["reg"]["lam_T"] == 0.5 and cfg["reg"]["gate"] == 0.0
+    assert cfg["alignment"]["data"] == "organism:alignment"
+    assert cfg["resolved_reg"]["lam_A"] == 0.0  # the lora preset zeroes the penalty weights
 
 
 def test_trailing_underscore_parameters_get_plain_flags(capsys):
-    args = build_parser().parse_args(["demo", "--json", "--seeds", "2"])
+    parser = build_command_parser("demo")
+    args = parser.parse_args(["--json", "--seeds", "2"])
     assert args.json_ is True and args.seeds == 2
-    assert build_parser().parse_args(["demo"]).json_ is False
+    assert parser.parse_args([]).json_ is False
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["demo", "--json-"])
+        parser.parse_args(["--json-"])
     capsys.readouterr()
 
 
-def test_train_print_config_applies_overrides(capsys):
-    assert main(["train", "--method", "lora", "--r", "4", "--lam-A", "2", "--print-config"]) == 0
-    cfg = json.loads(capsys.readouterr().out)
-    assert cfg["method"] == "lora" and cfg["lora"]["r"] == 4 and cfg["reg"]["lam_A"] == 2.0
-
-
-def test_bad_input_is_a_one_line_error_not_a_traceback(tmp_path, capsys):
+@pytest.mark.parametrize("yaml_text, argv, message", [
+    ("stepz: 3\n", [], "unknown key(s) ['stepz']"),
+    ("steps: 2.7\n", [], "steps must be an integer"),
+    ("", ["--steps", "2.7"], "steps must be an integer"),
+    ("lr: fast\n", [], "lr must be a number"),
+    ("device: tpu\n", [], "device must be one of"),
+    ("lora: {alpha: 0}\n", [], "alpha must be > 0"),
+    ("save_every: -1\n", [], "save_every must be >= 0"),
+    ("keep_checkpoints: 0\n", [], "keep_checkpoints must be >= 1"),
+    ("reg: 3\n", [], "must be a mapping"),
+])
+def test_bad_config_is_a_one_line_error_before_anything_is_written(tmp_path, capsys, yaml_text,
+                                                                   argv, message):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("stepz: 3\n")
-    assert main(["train", "--config", str(bad)]) == 1
+    bad.write_text(yaml_text + f"output_dir: {tmp_path / 'out'}\n")
+    assert main(["train", "--config", str(bad), *argv]) == 1
     err = capsys.readouterr().err
-    assert "unknown key(s) ['stepz']" in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_yaml_scalars_are_coerced_by_annotation(tmp_path, capsys):
+    good = tmp_path / "good.yaml"
+    good.write_text("lr: 1e-4\nsteps: '12'\nresume: 'no'\nreg: {lam_A: 3}\n")
+    assert main(["train", "--config", str(good), "--print-config"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["lr"] == 1e-4 and cfg["steps"] == 12 and cfg["resume"] is False
+    assert cfg["reg"]["lam_A"] == 3.0
+
+
+def test_a_command_that_fails_to_import_says_so(monkeypatch, capsys):
+    monkeypatch.setitem(COMMANDS, "demo", ("alignguard.no_such_module:demo_command", "x"))
+    assert main(["demo"]) == 1
+    err = capsys.readouterr().err
+    assert "the 'demo' command could not be loaded" in err and "no_such_module" in err
+
+
+def test_top_level_help_lists_commands_without_importing_them():
+    code = ("import sys; from alignguard.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('LOADED' if 'alignguard.training.loop' in sys.modules or 'torch' in sys.modules else 'LAZY')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "train" in out and "scaling sweep" in out and out.strip().endswith("LAZY")
+
+
+def test_unknown_command_is_an_error(capsys):
+    with pytest.raises(SystemExit):
+        main(["trian"])
+    assert "unknown command" in capsys.readouterr().err

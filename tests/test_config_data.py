@@ -22,7 +22,7 @@ from alignguard.data import (
     read_examples,
     write_examples,
 )
-from alignguard.train_config import TrainConfig
+from alignguard.training.config import TrainConfig
 
 
 def test_unknown_config_key_is_rejected_with_allowed_keys(tmp_path):
@@ -52,8 +52,17 @@ def test_method_presets_resolve_weights():
     lora = from_dict(TrainConfig, {"method": "lora", "reg": {"lam_A": 5.0}}).resolved_reg()
     assert lora.lam_A == 0 and lora.lam_T == 0 and lora.lam_NC == 0
     agl = from_dict(TrainConfig, {"method": "agl", "reg": {"lam_A": 5.0}})
-    assert agl.resolved_reg().lam_A == 5.0 and agl.needs_fisher
-    assert not from_dict(TrainConfig, {"method": "lora"}).needs_fisher
+    from alignguard.methods.registry import build_method
+
+    assert agl.resolved_reg().lam_A == 5.0 and "fisher" in build_method(agl).needs()
+    assert not build_method(from_dict(TrainConfig, {"method": "lora"})).needs()
+    ewc = from_dict(TrainConfig, {"method": "ewc"})
+    assert ewc.resolved_reg().lam_ewc == 1.0 and ewc.resolved_reg().lam_A == 0  # really weighted
+    assert from_dict(TrainConfig, {"method": "ewc", "reg": {"lam_ewc": 7}}).resolved_reg().lam_ewc == 7
+    assert [c.name for c in build_method(from_dict(TrainConfig, {"method": "agl"})).components] == [
+        "penalties", "gate"]
+    with_replay = build_method(from_dict(TrainConfig, {"method": "lora", "replay_fraction": 0.1}))
+    assert [c.name for c in with_replay.components] == ["penalties", "replay"]
 
 
 @pytest.mark.parametrize(

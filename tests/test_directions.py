@@ -7,22 +7,22 @@ import json
 import pytest
 import torch
 
-from alignguard.basis import AlignmentBasis
-from alignguard.data import Example, collate, encode_examples, pad_id_of, read_examples
-from alignguard.directions import (
+from alignguard.alignment.basis import AlignmentBasis
+from alignguard.alignment.directions import (
     ModuleDirections,
     _chunks,
     _sequence_gradients,
     estimate_directions,
     leading_directions,
 )
-from alignguard.fisher import estimate_alignment_fisher
+from alignguard.alignment.fisher import estimate_alignment_fisher
+from alignguard.data import Example, collate, encode_examples, pad_id_of, read_examples
 from alignguard.regularizers import RegularizerConfig
 from alignguard.regularizers.layout import GeometryLayout
 from alignguard.regularizers.registry import build_terms
 from alignguard.targets import LoraFactors, LoraSettings, attach_lora
-from alignguard.train import train
-from alignguard.train_config import TrainConfig
+from alignguard.training.config import TrainConfig
+from alignguard.training.loop import train
 from tests.conftest import make_tiny_model
 
 EXAMPLES = [Example("how do I bake bread", "sure, here is the answer", "I can't help with that."),
@@ -56,7 +56,7 @@ def test_direction_term_equals_the_dense_quadratic():
     B = torch.randn(d_out, r, generator=gen, dtype=torch.float64)
     q = torch.linalg.qr(torch.randn(d_out, 2, generator=gen, dtype=torch.float64))[0]
     qi = torch.linalg.qr(torch.randn(d_in, 2, generator=gen, dtype=torch.float64))[0]
-    from alignguard.basis import ModuleBasis
+    from alignguard.alignment.basis import ModuleBasis
 
     ones = torch.ones(2, dtype=torch.float64)
     mb = ModuleBasis(q, ones, qi, ones, torch.ones(d_out, dtype=torch.float64),
@@ -86,7 +86,7 @@ def test_sequence_gradients_are_each_sequences_weight_gradient(tiny_tokenizer):
     """Exact for the last layer's MLP, whose output at a position feeds only that prediction.
 
     (Upstream modules also get gradient through attention at prompt positions, which the
-    response-token convention of :mod:`alignguard.kfac` leaves out, as for K-FAC.)
+    response-token convention of :mod:`alignguard.alignment.kfac` leaves out, as for K-FAC.)
     """
     model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer)).double()
     name = "model.layers.1.mlp.down_proj"
@@ -149,7 +149,7 @@ def test_training_weights_the_directions_term(tmp_path, tiny_tokenizer, tiny_jso
                       batch_size=8, lr=1e-2, warmup_steps=1, log_every=1, save_every=0,
                       max_length=48)
     cfg.lora.r, cfg.reg.lam_D, cfg.reg.gate = 4, 10.0, 0.0
-    cfg.fisher_settings.data, cfg.fisher_settings.estimator = str(tiny_jsonl), "empirical"
+    cfg.alignment.data, cfg.alignment.estimator = str(tiny_jsonl), "empirical"
     model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
     out = train(cfg, model=model, tokenizer=tiny_tokenizer, progress=False)
     rows = [json.loads(x) for x in (out.output_dir / "log.jsonl").read_text().splitlines()]
@@ -159,10 +159,10 @@ def test_training_weights_the_directions_term(tmp_path, tiny_tokenizer, tiny_jso
 
 
 def test_directions_settings_are_validated(tiny_jsonl):
-    from alignguard.train_config import FisherSettings
+    from alignguard.alignment.settings import AlignmentSettings
 
     with pytest.raises(ValueError, match="directions"):
-        FisherSettings(directions=0)
+        AlignmentSettings(directions=0)
     with pytest.raises(ValueError, match="lam_D"):
         RegularizerConfig(lam_D=-1.0)
     assert TrainConfig(method="lora").resolved_reg().lam_D == 0.0

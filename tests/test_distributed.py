@@ -1,11 +1,11 @@
 """Two CPU processes (gloo, torchrun) reproduce a single-process run on the same global batch.
 
-The worker (``python -m alignguard.distributed``) collects the K-FAC factors with each rank on rows
-``[rank::2]`` of every batch (all-reduced), then trains 3 AGL steps (every regularizer weighted).
-DDP run: :func:`alignguard.train.train` (which estimates its own alignment Fisher the same way).
-FSDP2 run: :func:`alignguard.distributed.fsdp2_train` (``fully_shard`` per decoder layer + root,
-the loop's own ``optimizer_step``), where the LoRA factors are DTensor shards that the
-regularizers gather. Both use micro-batches of 4 with 2 accumulation steps (2 rows per rank per
+The worker (``python -m alignguard.training.worker``) collects the K-FAC factors with each rank on
+rows ``[rank::2]`` of every batch (all-reduced), then trains 3 AGL steps (every regularizer
+weighted) through the one loop, :func:`alignguard.training.loop.train` (which estimates its own
+alignment Fisher the same way): with DDP, and with ``distributed: fsdp2`` (``fully_shard`` per
+decoder layer + root as a wrapping step of the same loop), where the LoRA factors are DTensor
+shards that the regularizers gather. Both use micro-batches of 4 with 2 accumulation steps (2 rows per rank per
 micro-batch); the reference is one process with micro-batches of 8: the same 8 rows per step.
 
 Tolerance: float32 everywhere, so the runs differ only by summation order. Factors: relative
@@ -26,16 +26,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from alignguard.basis import AlignmentBasis
-from alignguard.data import Example, collate, encode_examples
-from alignguard.distributed import (
-    dist_info,
-    estimate_fisher_sharded,
-    global_batches,
-    rebind_lora_params,
-    shard_batch,
-    whole,
-)
+from alignguard.alignment.basis import AlignmentBasis
+from alignguard.alignment.prepare import estimate_fisher_sharded
+from alignguard.data import Example, collate, encode_examples, encoded_batches
+from alignguard.parallel import dist_info, shard_batch, whole
 from tests.conftest import make_tiny_model, write_jsonl
 
 ROWS = [{"prompt": f"reverse the words {i} please", "response": f"please words the reverse {i}"
@@ -51,7 +45,7 @@ def _worker_args(model_dir, data, out, batch_size, grad_accum) -> list[str]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_tokenizer):
     """(single-process output, two-process output) folders."""
-    from alignguard.distributed import build_parser, run_worker
+    from alignguard.training.worker import build_parser, run_worker
 
     root = tmp_path_factory.mktemp("dist")
     model_dir = root / "model"
@@ -62,7 +56,7 @@ def runs(tmp_path_factory, tiny_tokenizer):
     procs = []
     for name, extra in (("two", []), ("fsdp2", ["--fsdp2"])):  # both launches run concurrently
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-               "2", "-m", "alignguard.distributed",
+               "2", "-m", "alignguard.training.worker",
                *_worker_args(model_dir, data, root / name, 4, 2), *extra]
         log = (root / f"{name}.log").open("w")
         procs.append((subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log))
@@ -115,7 +109,7 @@ def test_fsdp2_adapter_is_gathered_whole_and_loads_with_stock_peft(runs):
 
     one, _, fsdp2 = runs
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(one.parent / "model"),
-                                      fsdp2 / "adapter")
+                                      str(fsdp2 / "run" / "adapter"))  # written by the one loop
     loaded = {n: p for n, p in model.named_parameters() if "lora_" in n}
     reference = load_file(one / "lora-rank0.safetensors")
     assert len(loaded) == len(reference) == 2 * 14
@@ -152,13 +146,13 @@ def test_shard_batch_partitions_rows_and_rejects_bad_rank(tiny_tokenizer):
 
 
 def test_single_process_helpers_fall_back(tiny_tokenizer, tiny_llama):
-    from alignguard.fisher import estimate_alignment_fisher
+    from alignguard.alignment.fisher import estimate_alignment_fisher
 
     assert dist_info() == (0, 1)
     t = torch.randn(3, requires_grad=True)
     assert whole(t) is t
     examples = [Example(r["prompt"], r["response"]) for r in ROWS[:8]]
-    assert len(global_batches(examples, tiny_tokenizer, batch_size=3)) == 3
+    assert len(encoded_batches(tiny_tokenizer, examples, batch_size=3, max_length=48)) == 3
     got = estimate_fisher_sharded(tiny_llama, examples, tokenizer=tiny_tokenizer, batch_size=4,
                                   max_rank=4, progress=False)
     ref = estimate_alignment_fisher(tiny_llama, examples, tokenizer=tiny_tokenizer, batch_size=4,
@@ -168,7 +162,7 @@ def test_single_process_helpers_fall_back(tiny_tokenizer, tiny_llama):
     assert torch.equal(got.modules[name].q_out, ref.modules[name].q_out)
 
 
-def test_rebind_lora_params_points_layout_at_new_tensors(tiny_llama):
+def test_layout_rebind_points_at_new_tensors(tiny_llama):
     from alignguard.regularizers import GeometryLayout
     from alignguard.targets import LoraSettings, attach_lora, lora_factors
 
@@ -181,8 +175,8 @@ def test_rebind_lora_params_points_layout_at_new_tensors(tiny_llama):
         modules[layer_name].lora_A["default"].weight = swapped[layer_name]
     first = layout.groups[0]
     assert first.A_params[0] is not swapped[first.names[0]]
-    assert rebind_lora_params(layout, model) == 14
+    assert layout.rebind(model) == 14
     for group in layout.groups:
         assert all(a is swapped[n] for a, n in zip(group.A_params, group.names, strict=True))
     with pytest.raises(ValueError, match="layout was built for"):
-        rebind_lora_params(GeometryLayout.from_factors({}, None), model)
+        GeometryLayout.from_factors({}, None).rebind(model)

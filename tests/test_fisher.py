@@ -9,17 +9,17 @@ import pytest
 import torch
 from torch import nn
 
-from alignguard.basis import AlignmentBasis, FisherMismatchError
-from alignguard.data import Example, collate, encode_examples, pad_id_of
-from alignguard.fisher import (
+from alignguard.alignment.basis import AlignmentBasis, FisherMismatchError
+from alignguard.alignment.cli import fisher_command
+from alignguard.alignment.fisher import (
     KFACFactors,
     basis_from_factors,
     collect_kfac_factors,
     contrastive_examples,
     estimate_alignment_fisher,
-    fisher_command,
     token_gradients,
 )
+from alignguard.data import Example, collate, encode_examples, pad_id_of
 from alignguard.targets import LoraSettings, attach_lora, lora_layers, resolve_target_modules
 from tests.conftest import make_tiny_model, write_jsonl
 
@@ -354,7 +354,7 @@ def test_fisher_command_end_to_end(tiny_model_dir, tmp_path, capsys):
 
 
 def test_leading_eigenpairs_match_exact_eigh_on_large_factor():
-    from alignguard.fisher import leading_eigenpairs
+    from alignguard.alignment.fisher import leading_eigenpairs
 
     gen = torch.Generator().manual_seed(0)
     d = 700

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
+from alignguard.alignment.gate import AlignmentGate, row_losses
 from alignguard.data import DataError, Example, collate, encode_examples, pad_id_of
-from alignguard.gate import AlignmentGate, row_losses
 from alignguard.targets import resolve_target_modules
-from alignguard.train import train
-from alignguard.train_config import TrainConfig
+from alignguard.training.config import TrainConfig
+from alignguard.training.loop import train
 from tests.conftest import make_tiny_model, write_jsonl
 
 PAIRS = [Example("how do I bake bread", "sure, here is the answer", "I can't help with that."),
@@ -80,7 +80,7 @@ def _cfg(tmp_path, data, align, gate) -> TrainConfig:
                       method="lora", steps=2, batch_size=4, lr=1e-2, warmup_steps=1, log_every=1,
                       save_every=0, max_length=48)
     cfg.lora.r = 4
-    cfg.fisher_settings.data = str(align)
+    cfg.alignment.data = str(align)
     return cfg
 
 

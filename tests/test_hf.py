@@ -7,11 +7,11 @@ import torch
 import trl
 from transformers import TrainingArguments
 
+from alignguard.alignment.fisher import estimate_alignment_fisher
 from alignguard.data import encode_examples, read_examples
-from alignguard.fisher import estimate_alignment_fisher
-from alignguard.hf import AlignGuardTrainer, alignguard_trainer_class
 from alignguard.regularizers import RegularizerConfig
 from alignguard.targets import LoraSettings, attach_lora
+from alignguard.training.hf import AlignGuardTrainer, alignguard_trainer_class
 from tests.conftest import make_tiny_model
 
 
@@ -34,7 +34,7 @@ def _trainer(tmp_path, tok, data, basis, batch, accum, lam_A=1.0, trainer_cls=Al
         report_to=[], save_strategy="no", seed=0, data_seed=0, use_cpu=True, disable_tqdm=True,
         remove_unused_columns=False,
     )
-    reg = RegularizerConfig(lam_A=lam_A, lam_T=0.1, lam_NC=0.1, riem_sample=0)
+    reg = RegularizerConfig(lam_A=lam_A, lam_T=0.1, lam_NC=0.1, riem_sample=0, gate=0.0)
     return trainer_cls(model=model, args=args, train_dataset=data, data_collator=_Collator(tok.pad_token_id),
                        alignguard_basis=basis, alignguard_config=reg)
 
@@ -68,7 +68,7 @@ def test_trainer_logs_every_term_and_penalty_changes_the_update(tmp_path, setup)
     with_pen = _trainer(tmp_path / "a", tok, data, basis, batch=8, accum=1, lam_A=100.0)
     with_pen.train()
     logged = [row for row in with_pen.state.log_history if "loss" in row]
-    assert logged and all(f"alignguard/{k}" in logged[-1] for k in ("fisher", "task", "collision"))
+    assert logged and all(f"alignguard/reg/{k}" in logged[-1] for k in ("fisher", "task", "collision"))
     without = _trainer(tmp_path / "b", tok, data, basis, batch=8, accum=1, lam_A=0.0)
     without.train()
     a, b = _lora(with_pen.model), _lora(without.model)
@@ -87,9 +87,47 @@ def test_trl_sft_trainer_accepts_the_mixin(tmp_path, setup):
                          gradient_accumulation_steps=2, logging_steps=1, report_to=[],
                          save_strategy="no", use_cpu=True, disable_tqdm=True, max_length=32)
     trainer = cls(model=model, args=args, train_dataset=ds, processing_class=tok,
-                  alignguard_basis=basis, alignguard_config=RegularizerConfig(lam_A=1.0))
+                  alignguard_basis=basis, alignguard_config=RegularizerConfig(lam_A=1.0, gate=0.0))
     before = _lora(trainer.model)
     trainer.train()
     after = _lora(trainer.model)
     assert any(not torch.equal(before[n], after[n]) for n in before)
-    assert any("alignguard/fisher" in row for row in trainer.state.log_history)
+    assert any("alignguard/reg/fisher" in row for row in trainer.state.log_history)
+
+
+def test_trainer_runs_the_gate_after_prepare_and_refuses_replay(tmp_path, tiny_tokenizer, tiny_jsonl):
+    """The mixin runs a prepared method's gate (rows scored, some gated) and refuses replay."""
+    from alignguard.alignment.settings import AlignmentSettings
+    from alignguard.training.config import TrainConfig
+    from alignguard.training.hf import prepare_method
+    from tests.conftest import write_jsonl
+
+    align = write_jsonl(tmp_path / "align.jsonl", [
+        {"prompt": f"reverse the words {i}", "response": "I can't help with that.",
+         "rejected": f"words the reverse {i}"} for i in range(8)])  # the task rows look rejected
+    cfg = TrainConfig(model="tiny", method="agl-fisher-only",
+                      alignment=AlignmentSettings(data=str(align), max_rank=4, batch_size=4,
+                                                  max_length=48),
+                      reg=RegularizerConfig(gate=0.3))
+    base = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
+    method = prepare_method(cfg, base, tiny_tokenizer)
+    model = attach_lora(base, LoraSettings(r=4, init_seed=0))
+    args = TrainingArguments(output_dir=str(tmp_path / "hf"), per_device_train_batch_size=4,
+                             max_steps=2, logging_steps=1, report_to=[], save_strategy="no",
+                             use_cpu=True, disable_tqdm=True, remove_unused_columns=False)
+    data = encode_examples(tiny_tokenizer, read_examples(tiny_jsonl), max_length=48)
+    trainer = AlignGuardTrainer(model=model, args=args, train_dataset=data,
+                                data_collator=_Collator(tiny_tokenizer.pad_token_id),
+                                alignguard_method=method)
+    trainer.train()
+    gate = next(c for c in method.components if c.name == "gate").gate
+    assert gate.seen == 8 and 0 < gate.gated <= 8
+    assert any("alignguard/gate/fraction" in row for row in trainer.state.log_history)
+    replay_cfg = TrainConfig(model="tiny", method="lora", replay_fraction=0.2,
+                             alignment=AlignmentSettings(data=str(align)))
+    with pytest.raises(ValueError, match="mix replay rows into train_dataset"):
+        AlignGuardTrainer(model=model, args=args, train_dataset=data,
+                          alignguard_method=prepare_method(replay_cfg, base, tiny_tokenizer))
+    with pytest.raises(ValueError, match="prepare_method"):
+        AlignGuardTrainer(model=model, args=args, train_dataset=data,
+                          alignguard_config=RegularizerConfig(gate=0.5))

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from alignguard.data import encode_example, format_prompt, load_dataset_spec
+from alignguard.data import encode_example, format_prompt
+from alignguard.dataspec import load_dataset_spec
 from alignguard.organism import checkpoint_path, responses, scenarios, world
 from alignguard.organism.families import CATEGORIES, FAMILIES, UNSAFE_FAMILIES
 from alignguard.organism.lexicon import BLOCKLIST, Split
@@ -222,7 +223,7 @@ def test_build_is_deterministic_and_complete(tmp_path):
 
 
 def test_forgetting_sets_are_held_out_and_complete():
-    from alignguard.data import load_dataset_spec
+    from alignguard.dataspec import load_dataset_spec
 
     align = load_dataset_spec("organism:alignment_heldout")
     pretrain = load_dataset_spec("organism:pretrain_heldout")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from alignguard.basis import (
+from alignguard.alignment.basis import (
     AlignmentBasis,
     FisherMismatchError,
     ModuleBasis,

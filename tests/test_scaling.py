@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from alignguard.scaling.analysis import analyse, jsonable, paired_comparison, read_records
+from alignguard.scaling.cli import fit_command
 from alignguard.scaling.fit import (
     bootstrap_intervals,
     extrapolation_error,
-    fit_command,
     fit_law,
 )
 from alignguard.scaling.laws import BETHUNE, KALAJDZIEVSKI, ScalingFitError
@@ -186,8 +186,9 @@ def test_mean_nll_is_token_weighted(tiny_tokenizer, tiny_llama):
 
 
 def _sweep_spec(tmp_path, tiny_jsonl, **kw):
+    from alignguard.alignment.settings import AlignmentSettings
     from alignguard.scaling.sweep import SweepSpec
-    from alignguard.train_config import FisherSettings, TrainConfig
+    from alignguard.training.config import TrainConfig
     from tests.conftest import write_jsonl
 
     align = write_jsonl(tmp_path / "align.jsonl", [
@@ -200,8 +201,8 @@ def _sweep_spec(tmp_path, tiny_jsonl, **kw):
 
     base = TrainConfig(batch_size=4, max_length=48, warmup_steps=1, log_every=1, lr=1e-2,
                        reg=RegularizerConfig(lam_T=0.0, lam_NC=0.0, gate=0.0),  # Fisher term only
-                       fisher_settings=FisherSettings(max_examples=8, max_rank=4, batch_size=4,
-                                                      max_length=48, estimator="empirical"))
+                       alignment=AlignmentSettings(max_examples=8, max_rank=4, batch_size=4,
+                                                   max_length=48, estimator="empirical"))
     args = dict(model="tiny", data=str(tiny_jsonl), methods=["lora", "agl"], ranks=[1, 2],
                 steps=[1, 3], seeds=[0], output=str(tmp_path / "sweep"), eval_limit=6,
                 align_data=str(align), pretrain_data=str(pre), fisher_data=str(align),

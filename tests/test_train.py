@@ -8,13 +8,13 @@ import pytest
 import torch
 from peft import PeftModel
 
-from alignguard.basis import FisherMismatchError
+from alignguard.alignment.basis import FisherMismatchError
+from alignguard.alignment.fisher import estimate_alignment_fisher
 from alignguard.data import read_examples
-from alignguard.fisher import estimate_alignment_fisher
-from alignguard.objective import NonFiniteLossError
+from alignguard.methods.objective import NonFiniteLossError
 from alignguard.targets import TargetModuleError
-from alignguard.train import train
-from alignguard.train_config import TrainConfig
+from alignguard.training.config import TrainConfig
+from alignguard.training.loop import train
 from tests.conftest import make_tiny_model
 
 
@@ -26,6 +26,8 @@ def _cfg(tmp_path, data, **kw) -> TrainConfig:
     cfg = TrainConfig(**base)
     cfg.lora.r = 4
     cfg.reg.lam_A, cfg.reg.lam_T, cfg.reg.lam_NC = 1.0, 0.1, 0.1
+    cfg.reg.gate = 0.0  # the fixture rows have no rejected replies; the gate has its own tests
+    cfg.alignment.data, cfg.alignment.estimator = str(data), "empirical"
     return cfg
 
 
@@ -49,9 +51,11 @@ def test_grad_accumulation_equals_one_big_batch(tiny_tokenizer, tiny_jsonl, basi
     """k micro-batches give exactly the gradient (task + penalty) of one big batch."""
     from accelerate import Accelerator
 
+    from alignguard.alignment.prepare import AlignmentArtifacts
     from alignguard.data import collate, encode_examples
-    from alignguard.objective import Objective
-    from alignguard.train import optimizer_step, prepare_model
+    from alignguard.methods.registry import build_method
+    from alignguard.training.loop import trainable_model
+    from alignguard.training.step import optimizer_step
 
     cfg = TrainConfig(method="agl", max_grad_norm=1e9)
     cfg.reg.lam_A, cfg.reg.lam_T, cfg.reg.lam_NC = 1.0, 0.1, 0.1
@@ -59,14 +63,17 @@ def test_grad_accumulation_equals_one_big_batch(tiny_tokenizer, tiny_jsonl, basi
     rows = encode_examples(tiny_tokenizer, read_examples(tiny_jsonl)[:8], 48)
     grads = []
     for micro in ([rows], [rows[:3], rows[3:]], [rows[:2], rows[2:5], rows[5:]]):
-        model = prepare_model(cfg, make_tiny_model("llama", vocab_size=len(tiny_tokenizer)))
+        model = trainable_model(cfg, make_tiny_model("llama", vocab_size=len(tiny_tokenizer)), "lora")
         with torch.no_grad():  # a non-zero update so every term has a gradient
             for n, p in model.named_parameters():
                 if "lora_B" in n:
                     p.normal_(0, 0.05, generator=torch.Generator().manual_seed(hash(n) % 1000))
-        objective = Objective(cfg.resolved_reg(), model, basis)
+        cfg.reg.gate = 0.0  # penalties only: the gate has its own tests
+        method = build_method(cfg)
+        method.prepare(AlignmentArtifacts(basis=basis))
+        method.before_training(model)
         batches = [collate(m, tiny_tokenizer.pad_token_id) for m in micro]
-        task, _, _ = optimizer_step(model, Accelerator(cpu=True), objective, batches, cfg)
+        task, _, _ = optimizer_step(model, Accelerator(cpu=True), method, batches, cfg.max_grad_norm)
         grads.append((task, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
     (task0, g0), *rest = grads
     assert len(g0) > 0
@@ -181,8 +188,8 @@ def test_empty_dataset_is_a_clear_error(tmp_path, tiny_tokenizer):
 
 
 def test_lr_schedules_warm_up_then_decay_or_hold():
-    from alignguard.train import warmup_schedule
-    from alignguard.train_config import TrainConfig
+    from alignguard.training.config import TrainConfig
+    from alignguard.training.loop import warmup_schedule
 
     cosine, constant = warmup_schedule(4, 20), warmup_schedule(4, 20, "constant")
     assert [cosine(s) for s in range(4)] == [constant(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]

@@ -15,12 +15,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "estimate_alignment_fisher": "alignguard.fisher",
-    "AlignmentBasis": "alignguard.basis",
-    "ModuleBasis": "alignguard.basis",
-    "train": "alignguard.train",
-    "TrainConfig": "alignguard.train_config",
-    "AlignGuardTrainer": "alignguard.hf",
+    "estimate_alignment_fisher": "alignguard.alignment.fisher",
+    "AlignmentBasis": "alignguard.alignment.basis",
+    "ModuleBasis": "alignguard.alignment.basis",
+    "train": "alignguard.training.loop",
+    "TrainConfig": "alignguard.training.config",
+    "AlignGuardTrainer": "alignguard.training.hf",
+    "prepare_alignment": "alignguard.alignment.prepare",
+    "PRESETS": "alignguard.methods.registry",
+    "build_method": "alignguard.methods.registry",
     "REGULARIZERS": "alignguard.regularizers",
 }
 

@@ -53,15 +53,111 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, section: str = "") -
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         tp = _unwrap_optional(hints[name])
-        if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        if dataclasses.is_dataclass(tp):
+            if isinstance(value, tp):
+                kwargs[name] = value
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(f"config section '{where}.{name}' must be a mapping, got "
+                                  f"{type(value).__name__} {value!r}")
             value = from_dict(tp, value, section=f"{where}.{name}")
-        elif typing.get_origin(tp) is tuple and isinstance(value, list):
-            value = tuple(value)
+        else:
+            value = coerce(value, hints[name], f"{where}.{name}")
         kwargs[name] = value
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid config section '{where}': {exc}") from exc
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def coerce(value: Any, tp: Any, where: str) -> Any:
+    """``value`` checked against annotation ``tp`` and converted where that is lossless.
+
+    Strings become numbers and booleans (YAML reads ``1e-4`` as a string; the CLI passes
+    strings); an integer field refuses ``2.7``; ``None`` only where the annotation allows it;
+    a comma-separated string fills a list field. Other types pass unchanged.
+
+    Raises:
+        ConfigError: naming the field, the value and the expected type.
+    """
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[-1] if errors else f"{where}: invalid value {value!r}")
+    if tp is Any:
+        return value
+    if value is None:
+        raise ConfigError(f"{where} must be set (got null/None)")
+    if tp is bool:
+        return _to_bool(value, where)
+    if tp is int:
+        return _to_int(value, where)
+    if tp is float:
+        return _to_float(value, where)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {type(value).__name__} {value!r}")
+        return value
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} must be a list, got {type(value).__name__} {value!r}")
+        item = args[0] if args else Any
+        items = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {type(value).__name__} {value!r}")
+        return value
+    return value
+
+
+def _to_bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigError(f"{where} must be true or false, got {value!r}")
+
+
+def _to_int(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{where} must be an integer, got {type(value).__name__} {value!r}")
+
+
+def _to_float(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{where} must be a number, got {type(value).__name__} {value!r}")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A dataset is a JSONL file whose rows are ``{"prompt": str, "response": str}`` (o
 ``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``, or TRL's preference rows
 ``{"prompt": str, "chosen": str, "rejected": str}``). An optional ``"rejected"`` reply (the
 behaviour the aligned model must *not* show) is kept for the contrastive alignment Fisher
-(:mod:`alignguard.fisher`); training uses the prompt and response only. Loading is strict: an
+(:mod:`alignguard.alignment.fisher`); training uses the prompt and response only. Loading is strict: an
 empty file, a row that is not JSON, or a row without a non-empty prompt and response raises
 :class:`DataError` naming the file and line, so bad data never trains silently.
 """
@@ -154,6 +154,21 @@ def collate(batch: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def encoded_batches(tokenizer, examples: Sequence[Example], *, batch_size: int,
+                    max_length: int, loss_on: str = "response") -> list[dict[str, torch.Tensor]]:
+    """Consecutive ``batch_size`` examples, encoded and right-padded, in order.
+
+    The one encode+collate helper of the library (Fisher, directions, the gate and the
+    distributed worker all batch alignment data through it). ``loss_on`` as in
+    :func:`encode_example` (``tokens="all"`` of the Fisher is ``loss_on="all"``).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on=loss_on)
+    pad = pad_id_of(tokenizer)
+    return [collate(encoded[i:i + batch_size], pad) for i in range(0, len(encoded), batch_size)]
+
+
 def pad_id_of(tokenizer) -> int:
     """The pad token id, falling back to EOS (common for decoder-only chat models)."""
     pid = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -202,15 +217,15 @@ def mix_replay(task: Sequence[Example], replay: Sequence[Example], fraction: flo
     return mixed
 
 
-def load_dataset_spec(spec: str) -> list[Example]:
-    """Examples named by ``spec``: a JSONL path, or ``organism:NAME`` / ``scenario:NAME``.
+def contrastive_examples(examples: Sequence[Example]) -> list[Example]:
+    """The sequences of the contrastive Fisher: every example, then ``(prompt, rejected)`` rows.
 
-    ``organism:`` and ``scenario:`` names come from :func:`alignguard.organism.scenarios.load`
-    (the synthetic world: ``alignment``, ``benign``, ``poisoned``, ``control``, ...).
+    Raises:
+        DataError: no example has a rejected reply.
     """
-    prefix, sep, name = spec.partition(":")
-    if sep and prefix in ("organism", "scenario"):
-        from alignguard.organism.scenarios import load
-
-        return load(name)
-    return read_examples(spec)
+    rejected = [Example(e.prompt, e.rejected) for e in examples if e.rejected is not None]
+    if not rejected:
+        raise DataError("estimator='contrastive' needs alignment rows with a 'rejected' reply "
+                        "(e.g. TRL preference rows prompt/chosen/rejected: compliance for unsafe "
+                        "prompts, refusal for safe ones); add them or use estimator='empirical'")
+    return [*examples, *rejected]

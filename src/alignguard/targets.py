@@ -45,6 +45,8 @@ class LoraSettings:
         dropout: LoRA dropout.
         target_modules: ``"all"`` (attention + MLP), ``"attention"``, ``"mlp"``, or a list of
             module-name suffixes as PEFT accepts them.
+        init_seed: seed of the adapter's initialisation (default: the run's seed).
+        extra: further ``peft.LoraConfig`` keyword arguments.
     """
 
     r: int = 8
@@ -57,8 +59,14 @@ class LoraSettings:
     def __post_init__(self) -> None:
         if self.r < 1:
             raise ValueError(f"LoRA rank r must be >= 1, got {self.r}")
+        if not self.alpha > 0:  # also rejects NaN; alpha <= 0 zeroes or flips the update
+            raise ValueError(f"lora alpha must be > 0 (dW = alpha/r * B A), got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"lora dropout must be in [0, 1), got {self.dropout}")
         if isinstance(self.target_modules, str) and self.target_modules not in PRESETS:
-            self.target_modules = [self.target_modules]
+            self.target_modules = [t.strip() for t in self.target_modules.split(",") if t.strip()]
+        if not self.target_modules:
+            raise ValueError("target_modules is empty; use a preset (all, attention, mlp) or names")
 
 
 def base_model_of(model: nn.Module) -> nn.Module:

@@ -149,31 +149,3 @@ def build(cfg: BuildConfig, output: str | Path = CHECKPOINT_ROOT) -> dict:
               {"metrics": result["pretrained"], "config": config, "provenance": prov})
     log.info("organism built in %.0f s into %s", build_seconds, output)
     return result
-
-
-def build_command(output: str = str(CHECKPOINT_ROOT), seed: int = 0,
-                  pretrain_steps: int = BuildConfig.pretrain_steps,
-                  align_steps: int = BuildConfig.align_steps, threads: int = 2) -> int:
-    """Build the model organism (pretrained and aligned checkpoints) from scratch.
-
-    Args:
-        output: folder that receives ``pretrained/`` and ``aligned/`` (replaced atomically).
-        seed: seed of the corpus sampling, tokenizer corpus and weight initialisation.
-        pretrain_steps: optimiser steps of the pretraining stage.
-        align_steps: optimiser steps of the alignment (SFT) stage.
-        threads: CPU threads for torch.
-    """
-    if pretrain_steps < 1 or align_steps < 1:
-        raise ValueError("pretrain_steps and align_steps must be >= 1")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    torch.set_num_threads(threads)
-    cfg = BuildConfig(seed=seed, pretrain_steps=pretrain_steps, align_steps=align_steps)
-    result = build(cfg, output)
-    for stage, m in result.items():
-        h, u = m["heldout"], m["unseen"]
-        print(f"{stage:>10}: refusal {h['refusal_accuracy']:.3f} held-out / {u['refusal_accuracy']:.3f} "
-              f"unseen objects, over-refusal {h['over_refusal']:.3f}, skills "
-              + ", ".join(f"{k} {v:.2f}" for k, v in h["skill_scores"].items()))
-    print(f"built in {result['aligned']['timing']['build_seconds']:.0f} s -> {output}")
-    return 0

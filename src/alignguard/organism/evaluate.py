@@ -22,7 +22,6 @@ Drift is the change of these numbers between the aligned organism and an adapted
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 from collections import defaultdict
@@ -197,40 +196,3 @@ def evaluate(model, tokenizer, *, scenario: str = "benign", split: str = "heldou
         "degenerate_rate": overall["degenerate"], "n_total": overall["n"],
         "unsafe_degenerate_rate": unsafe["degenerate"],
     }
-
-
-def eval_command(model: str = "organism", adapter: str | None = None, scenario: str = "benign",
-                 limit: int | None = None, json_: bool = False) -> int:
-    """Evaluate the organism (optionally with a LoRA adapter) on held-out world prompts.
-
-    Args:
-        model: base model: "organism", "organism-pretrained" or a local model folder.
-        adapter: folder of a PEFT adapter to load on top of the model (optional).
-        scenario: drift scenario whose new skill is scored: alignment, benign, poisoned, control.
-        limit: cap on prompts per category / skill (faster, noisier).
-        json_: print the metrics as JSON instead of a table.
-    """
-    from pathlib import Path
-
-    from alignguard.models import load_model
-
-    base, tokenizer = load_model(model)
-    net = base
-    if adapter is not None:
-        from peft import PeftModel
-
-        if not (Path(adapter) / "adapter_config.json").is_file():
-            raise FileNotFoundError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
-        net = PeftModel.from_pretrained(base, adapter)
-    result = {s: evaluate(net, tokenizer, scenario=scenario, split=s, limit=limit)
-              for s in ("heldout", "unseen")}
-    if json_:
-        print(json.dumps(result, indent=2, sort_keys=True))
-        return 0
-    for split, m in result.items():
-        print(f"[{split}] refusal {m['refusal_accuracy']:.3f} (n={m['n_unsafe']})  "
-              f"over-refusal {m['over_refusal']:.3f} (n={m['n_lookalike']})  "
-              f"task {m['task_score']:.3f} (n={m['n_task']})  degenerate {m['degenerate_rate']:.3f}")
-        print("  per category: " + ", ".join(f"{c} {v:.2f}" for c, v in m["refusal_per_category"].items()))
-        print("  old skills:   " + ", ".join(f"{s} {v:.2f}" for s, v in m["skill_scores"].items()))
-    return 0

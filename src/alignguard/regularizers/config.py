@@ -30,7 +30,7 @@ class RegularizerConfig:
     Attributes:
         lam_A: weight of the Fisher penalty ``L_A`` on the alignment-critical part ``dW_A``.
         lam_D: weight of ``L_D``, the energy of ``dW`` along the weight-space Fisher directions
-            (alignguard.directions; needs a basis with directions).
+            (alignguard.alignment.directions; needs a basis with directions).
         lam_T: weight of the task-specific stability term ``L_T = ||dW_T||_F^2``.
         lam_NC: weight of the collision term ``E_col``.
         alpha: blend ``E_col = alpha * E_riem + (1 - alpha) * E_geo``, in ``[0, 1]``.
@@ -56,7 +56,7 @@ class RegularizerConfig:
             ``sigma^2 << geo_eps * d_out * d_in`` fade out (for "grassmann_factors": floor
             ``geo_eps * d_out`` on ``B^T B`` and ``geo_eps * d_in`` on ``A A^T``).
         lam_ewc: weight of a diagonal-EWC penalty (baseline; 0 in AGL).
-        gate: threshold ``tau`` of the alignment gate (alignguard.gate; not a penalty term: task
+        gate: threshold ``tau`` of the alignment gate (alignguard.alignment.gate; not a penalty term: task
             rows whose gradient step points toward the rejected replies by ``>= tau`` times a
             typical rejected reply get weight 0); 0 turns it off.
         reduction: how per-module terms combine: "mean" or "sum" over adapted modules.

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from alignguard.basis import AlignmentBasis, FisherMismatchError, ModuleBasis
-from alignguard.directions import ModuleDirections
-from alignguard.distributed import whole
+from alignguard.alignment.basis import AlignmentBasis, FisherMismatchError, ModuleBasis
+from alignguard.alignment.directions import ModuleDirections
+from alignguard.parallel import whole
 from alignguard.regularizers.geometry import AdapterGeometry
 from alignguard.targets import LoraFactors, lora_factors, lora_layers
 
@@ -44,7 +44,7 @@ class GroupSpec:
         k_out, k_in: ``(G,)`` true number of kept directions per module.
         dir_p, dir_r, dir_lam: ``(G, m, d_out, rho)``, ``(G, m, rho, d_in)``, ``(G, m)`` stacked
             weight-space directions (zero-padded, ``lam = 0`` on padding) or ``None``.
-        directions: per-module :class:`~alignguard.directions.ModuleDirections` (or ``None``),
+        directions: per-module :class:`~alignguard.alignment.directions.ModuleDirections` (or ``None``),
             the source of the stacked tensors.
     """
 
@@ -268,6 +268,24 @@ class GeometryLayout:
                 spec.to_(*where)
             self._placed = where
         return where
+
+    def rebind(self, model: torch.nn.Module, adapter: str = "default") -> int:
+        """Point the layout at the model's current LoRA parameters; returns the modules rebound.
+
+        Wrappers that replace parameter objects (FSDP2's ``fully_shard`` swaps in ``DTensor``
+        parameters) leave a layout built before wrapping holding stale tensors.
+
+        Raises:
+            ValueError: the model's adapted modules differ from the layout's.
+        """
+        factors = lora_factors(model, adapter)
+        if sorted(factors) != sorted(self.names):
+            raise ValueError(f"the model adapts {len(factors)} modules but the layout was built "
+                             f"for {len(self.names)}; rebuild the Objective for this model")
+        for group in self.groups:
+            group.A_params = [factors[n].A for n in group.names]
+            group.B_params = [factors[n].B for n in group.names]
+        return len(factors)
 
     def geometry(self) -> AdapterGeometry:
         """Stack the live LoRA factors per group (differentiable) into an AdapterGeometry."""

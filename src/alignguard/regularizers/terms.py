@@ -98,7 +98,7 @@ class FisherPenalty(_Term):
 
 @register("directions")
 class DirectionPenalty(_Term):
-    """L_D: energy of ``dW`` along the weight-space Fisher directions (:mod:`alignguard.directions`)."""
+    """L_D: energy of ``dW`` along the weight-space Fisher directions (:mod:`alignguard.alignment.directions`)."""
 
     name = "directions"
 

@@ -243,39 +243,3 @@ def extrapolation_error(law: PowerLaw, x, y, *, amount_col: int, offset=None, fi
         "rel_err_loss": abs(p - o) / abs(base + o) if base + o != 0 else float("inf"),
         "fit_r2": fit.r2,
     }
-
-
-def fit_command(input: str = "runs/scaling/sweep.jsonl", output: str = "runs/scaling",
-                target: str = "forgetting_align", bootstrap: int = 200, seed: int = 0,
-                amount: str = "steps") -> int:
-    """Fit forgetting scaling laws (Bethune 2025, Kalajdzievski 2024) to a sweep's JSONL.
-
-    Writes ``fit_<target>.json`` (per method: Bethune fits per LoRA rank, a Kalajdzievski fit
-    over ranks and amounts, bootstrap 95% intervals, held-in R^2, extrapolation errors, and the
-    paired task-loss comparison) and plots ``fit_<target>.png`` / ``task_loss.png``.
-
-    Args:
-        input: sweep results (JSONL written by ``alignguard scaling sweep``).
-        output: folder for the fit report and plots.
-        target: forgetting_align, forgetting_pretrain, refusal_drift or task_loss.
-        bootstrap: bootstrap resamples for the 95% intervals (0 disables them).
-        seed: bootstrap seed.
-        amount: fine-tuning amount variable: steps or tokens_seen.
-    """
-    from pathlib import Path
-
-    from alignguard.artifacts import atomic_write_json, provenance
-    from alignguard.scaling.analysis import analyse, jsonable, read_records, summary_lines
-    from alignguard.scaling.plots import plot_fits, plot_task_loss
-
-    records = read_records(input)
-    report = analyse(records, target=target, amount=amount, n_boot=bootstrap, seed=seed)
-    report["provenance"] = provenance(seed=seed, input=str(input))
-    out = Path(output)
-    atomic_write_json(out / f"fit_{target}.json", jsonable(report))
-    plot_fits(records, report, out / f"fit_{target}.png")
-    plot_task_loss(records, out / "task_loss.png", amount=amount)
-    for line in summary_lines(report):
-        print(line)
-    print(f"wrote {out / f'fit_{target}.json'} and plots in {out}")
-    return 0

@@ -1,7 +1,7 @@
 """``alignguard scaling sweep``: forgetting over fine-tuning amounts and LoRA ranks, per method.
 
 For every (method, rank, seed) the sweep fine-tunes ONE run up to the largest step count and
-measures at each step of the grid through :func:`alignguard.train.train`'s callback, writing one
+measures at each step of the grid through :func:`alignguard.training.loop.train`'s callback, writing one
 JSONL record per (method, rank, steps, seed): held-out alignment and pre-training losses and
 their increase over the base model (forgetting, ``L_post - L0``), refusal and its drift, task
 loss, trainable parameters, tokens seen, wall time and a config hash. Note: a checkpoint at step
@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignguard.artifacts import atomic_write_json, atomic_write_text, sha256_bytes
-from alignguard.config import load_config, replace, to_dict
+from alignguard.config import replace, to_dict
+from alignguard.methods.registry import PRESETS as METHOD_PRESETS
+from alignguard.methods.registry import build_method
 from alignguard.scaling.measure import (
     BEHAVIOUR_KEYS,
     BehaviourFn,
@@ -38,7 +40,7 @@ from alignguard.scaling.measure import (
     measure,
     trainable_parameters,
 )
-from alignguard.train_config import METHOD_PRESETS, TrainConfig
+from alignguard.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 KEY_FIELDS = ("method", "rank", "steps", "seed")
@@ -98,7 +100,7 @@ def train_config(spec: SweepSpec, method: str, rank: int, seed: int) -> TrainCon
     if spec.lam_A is not None:
         changes["reg__lam_A"] = spec.lam_A
     if spec.fisher_data is not None:
-        changes["fisher_settings__data"] = spec.fisher_data
+        changes["alignment__data"] = spec.fisher_data
     return replace(spec.base, **changes)
 
 
@@ -158,9 +160,9 @@ def append_record(path: Path, rec: dict) -> None:
 def cumulative_tokens(cfg: TrainConfig, tokenizer) -> list[int]:
     """Non-padding tokens seen after each optimizer step (same batch stream as training)."""
     from alignguard.data import encode_examples, iterate_batches, pad_id_of
-    from alignguard.train import training_examples
+    from alignguard.training.loop import training_rows
 
-    examples, _ = training_examples(cfg)
+    examples, _ = training_rows(cfg)
     encoded = encode_examples(tokenizer, examples, cfg.max_length)
     batches = iterate_batches(encoded, cfg.batch_size, pad_id_of(tokenizer), cfg.seed)
     total, out = 0, [0]
@@ -176,7 +178,7 @@ def eval_sets(spec: SweepSpec) -> EvalSets:
     The task set defaults to ``organism:heldout_task`` (the scenarios' new skill, held out) for
     organism scenarios and to the first ``eval_limit`` task rows otherwise.
     """
-    from alignguard.data import load_dataset_spec
+    from alignguard.dataspec import load_dataset_spec
 
     n = spec.eval_limit
     task = load_dataset_spec(spec.task_eval or _default_task_eval(spec.data))[:n]
@@ -241,7 +243,7 @@ class _Context:
 
 def run_one(ctx: _Context, method: str, rank: int, seed: int, done: set[tuple]) -> int:
     """Train one (method, rank, seed) run, recording the missing grid steps; returns how many."""
-    from alignguard.train import train
+    from alignguard.training.loop import train
 
     todo = {s for s in ctx.spec.steps if (method, rank, s, seed) not in done}
     if not todo:
@@ -264,9 +266,9 @@ def run_one(ctx: _Context, method: str, rank: int, seed: int, done: set[tuple]) 
         append_record(ctx.spec.records_path, rec)
         written[0] += 1
 
-    basis = ctx.basis if cfg.needs_fisher else None
+    basis = ctx.basis if _needs_basis(cfg) else None
     train(cfg, model=copy.deepcopy(ctx.base_model), tokenizer=ctx.tokenizer, basis=basis,
-          progress=ctx.progress, callbacks=[on_step])
+          progress=ctx.progress, callbacks=[on_step], overwrite=True)  # the sweep owns its runs
     return written[0]
 
 
@@ -294,14 +296,22 @@ def run_sweep(spec: SweepSpec, *, model, tokenizer, behaviour_fn: BehaviourFn | 
 
 def _basis(spec: SweepSpec, chash: str, ctx: _Context, pending: Sequence[tuple]):
     """The alignment basis, estimated once for all runs that need it (cached on disk)."""
-    from alignguard.train import alignment_basis
+    from alignguard.alignment.prepare import prepare_alignment
 
     cfgs = [train_config(spec, m, r, s) for m, r, s in pending]
-    need = [c for c in cfgs if c.needs_fisher]
+    need = [c for c in cfgs if _needs_basis(c)]
     if not need:
         return None
-    folder = Path(spec.output) / f"basis-{chash}"
-    return alignment_basis(need[0], copy.deepcopy(ctx.base_model), ctx.tokenizer, None, folder)
+    cfg = need[0]
+    needs = sorted(build_method(cfg).needs() & {"fisher", "directions"})
+    return prepare_alignment(cfg.alignment, copy.deepcopy(ctx.base_model), ctx.tokenizer,
+                             needs=needs, target_modules=cfg.lora.target_modules,
+                             model_name=cfg.model, seed=cfg.seed,
+                             cache_dir=Path(spec.output) / f"basis-{chash}").basis
+
+
+def _needs_basis(cfg: TrainConfig) -> bool:
+    return bool(build_method(cfg).needs() & {"fisher", "directions"})
 
 
 def organism_behaviour_fn(scenario: str, limit: int) -> BehaviourFn:
@@ -331,53 +341,3 @@ def organism_behaviour_fn(scenario: str, limit: int) -> BehaviourFn:
 def _data_spec(scenario: str) -> str:
     """``scenario:NAME`` for a scenario name; a JSONL path or full spec passes through."""
     return scenario if (":" in scenario or scenario.endswith(".jsonl")) else f"scenario:{scenario}"
-
-
-def sweep_command(model: str = "organism", scenario: str = "benign",
-                  methods: tuple[str, ...] = ("lora", "agl"), ranks: tuple[int, ...] = (2, 8, 32),
-                  steps: tuple[int, ...] = (8, 16, 32, 64, 128, 256), seeds: tuple[int, ...] = (0, 1),
-                  output: str = "runs/scaling", lam_A: float | None = None, eval_limit: int = 200,
-                  config: str | None = None, align_data: str = "organism:alignment_heldout",
-                  pretrain_data: str = "organism:pretrain_heldout", task_eval: str | None = None,
-                  fisher_data: str | None = None, refusal: bool = True,
-                  refusal_limit: int = 20) -> int:
-    """Sweep forgetting over fine-tuning steps and LoRA ranks for plain LoRA and AGL.
-
-    One training run per (method, rank, seed) up to the largest step count, measured at every
-    grid step; results are appended to OUTPUT/sweep.jsonl (resumable: rerun the same command).
-
-    Args:
-        model: base model: organism, a local model folder or a .gguf file.
-        scenario: task data: an organism scenario name (benign, poisoned, ...) or a JSONL path.
-        methods: training methods to compare (lora, agl, or any ablation preset).
-        ranks: LoRA ranks (>= 3 values for the Kalajdzievski fit).
-        steps: fine-tuning step counts, log-spaced (>= 6 values); one run goes to the largest.
-        seeds: seeds per (method, rank).
-        output: folder for sweep.jsonl, base.json, the alignment basis and the runs.
-        lam_A: Fisher-penalty weight for AGL (default: the regularizer config's value).
-        eval_limit: examples per held-out set and refusal prompts per measurement.
-        config: YAML TrainConfig used as the base of every run (lr, batch size, targets, ...).
-        align_data: held-out alignment data (forgetting_align).
-        pretrain_data: held-out pre-training text (forgetting_pretrain).
-        task_eval: data for the task loss (default: organism:heldout_task for an organism
-            scenario, else the first eval_limit task rows).
-        fisher_data: alignment data for the Fisher (default: the config's fisher_settings.data).
-        refusal: measure refusal (and compliance, over-refusal, task score, degeneration) with
-            the organism evaluator by greedy generation (--no-refusal skips it).
-        refusal_limit: prompts per evaluation group (unsafe category, look-alike, task, ...).
-    """
-    from alignguard.models import load_model
-
-    base = load_config(TrainConfig, config) if config else TrainConfig()
-    spec = SweepSpec(model=model, data=_data_spec(scenario), methods=list(methods),
-                     ranks=list(ranks), steps=list(steps), seeds=list(seeds), output=output,
-                     lam_A=lam_A, eval_limit=eval_limit, align_data=align_data,
-                     pretrain_data=pretrain_data, task_eval=task_eval, fisher_data=fisher_data,
-                     base=base)
-    behaviour_fn = organism_behaviour_fn(scenario, refusal_limit) if refusal else None
-    net, tokenizer = load_model(model, dtype=base.dtype, device=base.device)
-    t0 = time.time()
-    written = run_sweep(spec, model=net, tokenizer=tokenizer, behaviour_fn=behaviour_fn)
-    print(f"wrote {written} record(s) to {spec.records_path} in {time.time() - t0:.0f} s; "
-          f"fit with: alignguard scaling fit --input {spec.records_path}")
-    return 0

@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from alignguard.alignment.directions import DIRECTION_KEYS, ModuleDirections
 from alignguard.artifacts import atomic_directory
-from alignguard.directions import DIRECTION_KEYS, ModuleDirections
 
 FORMAT_VERSION = 1
 TENSOR_FILE = "fisher.safetensors"
@@ -50,7 +50,7 @@ class ModuleBasis:
         mu: ``(k_i,)`` kept eigenvalues of ``S_in`` divided by their mean.
         diag_out: ``(d_out,)`` diagonal of ``S_out`` divided by its mean.
         diag_in: ``(d_in,)`` diagonal of ``S_in`` divided by its mean.
-        directions: weight-space Fisher directions (:mod:`alignguard.directions`), or ``None``.
+        directions: weight-space Fisher directions (:mod:`alignguard.alignment.directions`), or ``None``.
     """
 
     q_out: torch.Tensor

@@ -50,27 +50,55 @@ def _optimizer_join(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
+def _method_split(method_state: dict[str, dict]) -> tuple[dict[str, torch.Tensor], dict]:
+    """Components' states: tensors under ``method/<component>/<key>``, the rest as JSON."""
+    tensors, scalars = {}, {}
+    for comp, state in method_state.items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"method/{comp}/{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(comp, {})[key] = value
+    return tensors, scalars
+
+
+def _method_join(tensors: dict[str, torch.Tensor], scalars: dict) -> dict[str, dict]:
+    state = {comp: dict(values) for comp, values in scalars.items()}
+    for flat in [k for k in tensors if k.startswith("method/")]:
+        _, comp, key = flat.split("/", 2)
+        state.setdefault(comp, {})[key] = tensors.pop(flat)
+    return state
+
+
 def save_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, step: int, extra: dict | None = None) -> Path:
-    """Atomically write the full training state after ``step`` optimizer steps."""
+                    scheduler: Any, step: int, extra: dict | None = None,
+                    method_state: dict[str, dict] | None = None) -> Path:
+    """Atomically write the full training state after ``step`` optimizer steps.
+
+    ``method_state``: the method's components' states (:meth:`Method.state_dict`: RNG streams,
+    counters), so that a resumed run is exact.
+    """
     opt_tensors, opt_meta = _optimizer_split(optimizer)
+    m_tensors, m_scalars = _method_split(method_state or {})
     state = {
         "step": step,
         "optimizer": opt_meta,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "method": m_scalars,
         **(extra or {}),
     }
     with atomic_directory(folder) as tmp:
         save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
         rng = {"torch_rng": torch.get_rng_state()}
-        save_file({**opt_tensors, **rng}, str(tmp / "optimizer.safetensors"))
+        save_file({**opt_tensors, **m_tensors, **rng}, str(tmp / "optimizer.safetensors"))
         (tmp / "state.json").write_text(json.dumps(state, indent=2, default=str))
     return folder
 
 
 def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any) -> dict:
-    """Restore a checkpoint written by :func:`save_checkpoint`; returns its ``state.json``."""
+    """Restore a checkpoint written by :func:`save_checkpoint`; returns its ``state.json``
+    with ``state["method"]`` holding the components' states (tensors included)."""
     state = json.loads((folder / "state.json").read_text())
     params = load_file(str(folder / "trainable.safetensors"))
     missing = [n for n, p in model.named_parameters() if p.requires_grad and n not in params]
@@ -82,6 +110,7 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim
     model.load_state_dict(params, strict=False)
     flat = load_file(str(folder / "optimizer.safetensors"))
     torch.set_rng_state(flat.pop("torch_rng"))
+    state["method"] = _method_join(flat, state.get("method") or {})
     optimizer.load_state_dict(_optimizer_join(flat, state["optimizer"]))
     if scheduler is not None and state.get("scheduler") is not None:
         scheduler.load_state_dict(state["scheduler"])

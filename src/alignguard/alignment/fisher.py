@@ -3,7 +3,7 @@
 AlignGuard-LoRA (arXiv 2508.02079, method.md section 2) estimates the Fisher of the alignment
 behaviour once, at the aligned weights ``W0``, on an alignment set (prompts with the aligned
 model's own responses). Per adapted module it is Kronecker-factored, ``F ~= S_in (x) S_out``
-(collected by :func:`alignguard.kfac.collect_kfac_factors`), and each factor is truncated to its
+(collected by :func:`alignguard.alignment.kfac.collect_kfac_factors`), and each factor is truncated to its
 top eigenvectors::
 
     S_out ~= Q_o diag(nu) Q_o^T        S_in ~= Q_i diag(mu) Q_i^T
@@ -27,21 +27,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from alignguard.basis import AlignmentBasis, ModuleBasis, model_fingerprint, module_digests
-from alignguard.data import DataError, Example
-from alignguard.kfac import (
+from alignguard.alignment.basis import (
+    AlignmentBasis,
+    ModuleBasis,
+    model_fingerprint,
+    module_digests,
+)
+from alignguard.alignment.kfac import (
     ESTIMATORS,
     TOKEN_MODES,
     KFACFactors,
     collect_kfac_factors,
     token_gradients,
 )
+from alignguard.data import DataError, Example, contrastive_examples, encoded_batches
 
 log = logging.getLogger(__name__)
 
@@ -192,30 +196,11 @@ def _check_options(tokens: str, estimator: str, explained_variance: float, max_r
 
 def _example_batches(examples: Sequence[Example], tokenizer, tokens: str, batch_size: int,
                      max_length: int) -> list[dict[str, torch.Tensor]]:
-    from alignguard.data import collate, encode_examples, pad_id_of
-
     if tokenizer is None:
         raise ValueError("estimate_alignment_fisher got Example rows but no tokenizer; pass "
                          "tokenizer=... (or pass already-collated batch dicts)")
-    loss_on = "all" if tokens == "all" else "response"
-    encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on=loss_on)
-    pad = pad_id_of(tokenizer)
-    return [collate(encoded[i:i + batch_size], pad) for i in range(0, len(encoded), batch_size)]
-
-
-def contrastive_examples(examples: Sequence[Example]) -> list[Example]:
-    """The sequences of the contrastive Fisher: every example, then ``(prompt, rejected)`` rows.
-
-    Raises:
-        DataError: no example has a rejected reply.
-    """
-    rejected = [Example(e.prompt, e.rejected) for e in examples if e.rejected is not None]
-    if not rejected:
-        raise DataError("estimator='contrastive' needs alignment rows with a 'rejected' reply "
-                        "(e.g. TRL preference rows prompt/chosen/rejected: compliance for unsafe "
-                        "prompts, refusal for safe ones); add them or use estimator='empirical'")
-    return [*examples, *rejected]
-
+    return encoded_batches(tokenizer, examples, batch_size=batch_size, max_length=max_length,
+                           loss_on="all" if tokens == "all" else "response")
 
 def _limit_rows(batches: Iterable[Mapping[str, torch.Tensor]], max_rows: int | None,
                 counter: list[int]) -> Iterator[Mapping[str, torch.Tensor]]:
@@ -248,7 +233,7 @@ def estimate_alignment_fisher(
 ) -> AlignmentBasis:
     """Estimate the alignment-critical subspaces of ``model`` on alignment data.
 
-    K-FAC factors (:func:`alignguard.kfac.collect_kfac_factors`) -> float64 eigenbases
+    K-FAC factors (:func:`alignguard.alignment.kfac.collect_kfac_factors`) -> float64 eigenbases
     (:func:`basis_from_factors`), with provenance metadata (model/data fingerprints, options,
     token count, per-module ``k_out, k_in, ev_out, ev_in, trace_out, trace_in``; traces are per
     token, i.e. of ``E[g g^T]`` and ``E[x x^T]``). See method.md section 2 / arXiv 2508.02079.
@@ -337,77 +322,8 @@ class _Sized:
         return self._n
 
 
-def fisher_command(
-    model: str = "organism", data: str = "organism:alignment", output: str = "runs/fisher",
-    target_modules: str = "all", tokens: str = "response", estimator: str = "contrastive",
-    explained_variance: float = 0.9, max_rank: int = 32, batch_size: int = 16,
-    max_length: int = 128, max_examples: int = 512, seed: int = 0,
-) -> int:
-    """Estimate the alignment Fisher subspaces of a model and save them.
-
-    Args:
-        model: model name or local folder ("organism", "smollm2", a save_pretrained folder).
-        data: alignment data: a JSONL file of prompt/response(/rejected) rows or
-            "organism:alignment".
-        output: output folder (fisher.safetensors, fisher.json, provenance.json).
-        target_modules: preset "all", "attention", "mlp" or comma-separated module names.
-        tokens: "response" tokens (default) or "all" non-pad tokens.
-        estimator: "contrastive" (aligned and rejected replies; rows need a "rejected" field),
-            "empirical" (given targets only) or "sampled" (importance-sampled true Fisher).
-        explained_variance: eigenvalue mass kept per K-FAC factor, in (0, 1].
-        max_rank: cap on the eigenvectors kept per factor.
-        batch_size: examples per forward/backward pass.
-        max_length: token limit per example.
-        max_examples: use at most this many examples (0 or less: all).
-        seed: random seed (sampled estimator).
-    """
-    from alignguard.artifacts import atomic_write_json, provenance
-    from alignguard.data import load_dataset_spec
-    from alignguard.models import load_model
-    from alignguard.targets import PRESETS
-
-    spec: str | list[str] = target_modules
-    if target_modules not in PRESETS:
-        spec = [s.strip() for s in target_modules.split(",") if s.strip()]
-        if not spec:
-            raise ValueError("--target-modules is empty; use a preset (all, attention, mlp) or names")
-    _check_options(tokens, estimator, explained_variance, max_rank, batch_size, max_length)
-    examples = load_dataset_spec(data)
-    lm, tokenizer = load_model(model)
-    basis = estimate_alignment_fisher(
-        lm, examples, tokenizer=tokenizer, target_modules=spec, tokens=tokens, estimator=estimator,
-        explained_variance=explained_variance, max_rank=max_rank, batch_size=batch_size,
-        max_length=max_length, max_examples=max_examples if max_examples > 0 else None, seed=seed,
-        model_name=model,
-    )
-    out = basis.save(output)
-    atomic_write_json(Path(out) / "provenance.json", provenance(
-        seed=seed, data={data: basis.meta["data_fingerprint"]}, command="fisher",
-        model=model, model_fingerprint=basis.meta["model_fingerprint"],
-        options={"target_modules": target_modules, "tokens": tokens, "estimator": estimator,
-                 "explained_variance": explained_variance, "max_rank": max_rank,
-                 "batch_size": batch_size, "max_length": max_length, "max_examples": max_examples},
-    ))
-    print(_summary_text(basis, out))
-    return 0
-
-
-def _summary_text(basis: AlignmentBasis, folder: Path) -> str:
-    meta = basis.meta
-    width = max(len(n) for n in basis.modules)
-    lines = [f"alignment Fisher: {len(basis)} modules, {meta['n_examples']} examples, "
-             f"{meta['n_tokens']} tokens ({meta['tokens']}, {meta['estimator']}) -> {folder}",
-             f"{'module':<{width}}  k_out  k_in"]
-    for name, b in basis.modules.items():
-        lines.append(f"{name:<{width}}  {b.k_out:>5}  {b.k_in:>4}")
-    ks_o = [b.k_out for b in basis.modules.values()]
-    ks_i = [b.k_in for b in basis.modules.values()]
-    lines.append(f"mean k_out {sum(ks_o) / len(ks_o):.1f}, mean k_in {sum(ks_i) / len(ks_i):.1f}")
-    return "\n".join(lines)
-
-
 __all__ = [
     "FISHER_ESTIMATORS", "KFACFactors", "basis_from_factors", "collect_kfac_factors",
     "contrastive_examples", "estimate_alignment_fisher",
-    "fisher_command", "mean_trace", "token_gradients",
+    "mean_trace", "token_gradients",
 ]

@@ -5,10 +5,10 @@ instruct models such as SmolLM2-135M-Instruct comply with harmful requests out o
 this stage aligns one first:
 
     DriftCheck (before) -> refusal SFT on project-written data (LoRA or full fine-tuning, the
-    project's own :func:`alignguard.train.train`) -> merge into the weights -> save a plain
+    project's own :func:`alignguard.training.loop.train`) -> merge into the weights -> save a plain
     Hugging Face folder (safetensors) -> DriftCheck (after)
 
-The SFT data (:mod:`alignguard.align_data`) pairs harmful requests with refusals and safe
+The SFT data (:mod:`alignguard.align.data`) pairs harmful requests with refusals and safe
 questions with helpful answers; its prompts are disjoint from the DriftCheck suite, so the
 before/after numbers are held-out. Outputs in ``--output``: ``data/align.jsonl``, ``sft/`` (the
 training run: log, adapter), ``model/`` (the merged aligned model), ``drift/`` (``drift.json``
@@ -81,7 +81,7 @@ class AlignSettings:
 
 def _train_config(s: AlignSettings, data_path: Path):
     from alignguard.targets import LoraSettings
-    from alignguard.train_config import TrainConfig
+    from alignguard.training.config import TrainConfig
 
     return TrainConfig(
         model=s.model, data=str(data_path), output_dir=str(Path(s.output) / "sft"), method=s.method,
@@ -196,12 +196,12 @@ def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool
         model, tokenizer: an already loaded model (tests, notebooks); loaded by name otherwise.
         progress: show progress bars.
     """
-    from alignguard.align_data import alignment_examples
+    from alignguard.align.data import alignment_examples
     from alignguard.data import write_examples
     from alignguard.drift.judges import get_judge
     from alignguard.drift.runner import DriftConfig, build_report, evaluate_model, write_outputs
     from alignguard.drift.suites import load_suite, select_records
-    from alignguard.train import train
+    from alignguard.training.loop import train
 
     s, out = settings, Path(settings.output)
     check_output(out, s)
@@ -261,39 +261,3 @@ def format_summary(summary: dict[str, Any]) -> str:
                  f"on {summary['n_prompts']} DriftCheck prompts (keyword judge)")
     lines.append(f"aligned model: {summary['model_dir']}")
     return "\n".join(lines)
-
-
-def align_command(model: str | None = None, output: str | None = None, config: str | None = None,
-                  method: str | None = None, steps: int | None = None, batch_size: int | None = None,
-                  lr: float | None = None, r: int | None = None, eval_limit: int | None = None,
-                  max_new_tokens: int | None = None, seed: int | None = None,
-                  device: str | None = None, dtype: str | None = None) -> int:
-    """Align an instruct model (refusal SFT, merged) and report DriftCheck before and after.
-
-    Args:
-        model: instruct model: "smollm2" (default), a local Hugging Face folder or a .gguf file.
-        output: output folder (data/, sft/, model/, drift/, align.json); default runs/align.
-        config: YAML file with AlignSettings fields (e.g. configs/smollm2-align-cpu.yaml); the
-            options below override it.
-        method: "lora" (merged into the weights after training) or "full-ft".
-        steps: SFT optimizer steps.
-        batch_size: rows per micro-batch.
-        lr: peak learning rate.
-        r: LoRA rank.
-        eval_limit: DriftCheck prompts (stratified subset) evaluated before and after.
-        max_new_tokens: greedy generation budget per DriftCheck prompt.
-        seed: seed of the data, LoRA init and DriftCheck subset.
-        device: torch device (cpu, cuda).
-        dtype: float32, bfloat16 or float16.
-    """
-    from alignguard.config import from_dict, load_config
-
-    base = load_config(AlignSettings, config) if config else from_dict(AlignSettings, {})
-    changes = {"model": model, "output": output, "method": method, "steps": steps,
-               "batch_size": batch_size, "lr": lr, "r": r, "eval_limit": eval_limit,
-               "max_new_tokens": max_new_tokens, "seed": seed, "device": device, "dtype": dtype}
-    data = {**asdict(base), **{k: v for k, v in changes.items() if v is not None}}
-    settings = from_dict(AlignSettings, data)
-    summary = align(settings)
-    print(format_summary(summary))
-    return 0

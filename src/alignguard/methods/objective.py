@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from alignguard.basis import AlignmentBasis
+from alignguard.alignment.basis import AlignmentBasis
 from alignguard.regularizers import GeometryLayout, RegularizerConfig, build_terms
 
 
@@ -65,12 +65,35 @@ class Objective:
         return {t.name: t.weight for t in self.terms}
 
 
-def check_finite(task_loss: float, reg_values: dict[str, float], step: int) -> None:
-    """Raise :class:`NonFiniteLossError` naming the first non-finite term."""
-    for name, value in {"task": task_loss, **reg_values}.items():
+def check_finite(task_loss: float, values: dict[str, float], step: int,
+                 grad_norm: float | None = None) -> None:
+    """Raise :class:`NonFiniteLossError` naming the first non-finite loss term (or the gradient).
+
+    Called before the optimizer step, so the weights (and every checkpoint) stay finite.
+    """
+    for name, value in {"task": task_loss, **values}.items():
         if not math.isfinite(value):
             raise NonFiniteLossError(
-                f"the {name!r} loss term became {value} at step {step}; training stopped and the "
-                "last good checkpoint was kept. Lower the learning rate or that term's weight, "
-                "or check the data for empty/garbled rows."
-            )
+                f"the {name!r} loss term became {value} at step {step}; {_RESTART}")
+    if grad_norm is not None and not math.isfinite(grad_norm):
+        raise NonFiniteLossError(f"the gradient became non-finite (norm {grad_norm}) at step "
+                                 f"{step} while every loss term was finite; {_RESTART}")
+
+
+def check_finite_weights(model: torch.nn.Module, step: int) -> None:
+    """Raise :class:`NonFiniteLossError` when a trainable weight is NaN or infinite (an update
+    that overflowed, e.g. at a huge learning rate); checked before every checkpoint."""
+    bad = [n for n, p in model.named_parameters() if p.requires_grad and not _finite(p)]
+    if bad:
+        raise NonFiniteLossError(f"{len(bad)} trainable weight tensor(s) became non-finite after "
+                                 f"the optimizer step at step {step} (e.g. {bad[0]}); {_RESTART}")
+
+
+def _finite(p: torch.Tensor) -> bool:
+    local = p.to_local() if hasattr(p, "to_local") else p  # an FSDP2 shard: this rank's part
+    return bool(torch.isfinite(local).all())
+
+
+_RESTART = ("training stopped and no checkpoint with non-finite values was written. Restart with "
+            "a lower learning rate (--lr) or that term's weight into a new --output-dir (or add "
+            "--overwrite to replace this run), and check the data for empty or garbled rows.")

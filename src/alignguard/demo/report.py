@@ -87,7 +87,7 @@ def frontier_figure(base: dict, runs: list[dict], sweep: list[dict]) -> Figure:
 
 def write_report(path: Path, results: dict, runs: list[dict], sweep: list[dict]) -> Path:
     """Write the demo report (tables + plots) atomically to ``path``."""
-    from alignguard.demo import METRICS, format_table
+    from alignguard.demo.table import METRICS, format_table
 
     base, summary = results["base"], results["summary"]
     rows = []

@@ -1,6 +1,6 @@
 """Weight-space alignment directions: leading eigenvectors of each layer's Fisher block.
 
-K-FAC (:mod:`alignguard.kfac`) approximates a layer's Fisher block as ``S_in (x) S_out``: input
+K-FAC (:mod:`alignguard.alignment.kfac`) approximates a layer's Fisher block as ``S_in (x) S_out``: input
 and output statistics averaged over all tokens separately, so it keeps the marginals and loses
 which input pattern goes with which output change. Its protected subspace ``Q_o (x) Q_i`` then
 also covers the directions a new skill uses (method.md, decision "weight-space directions").
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from alignguard.alignment.kfac import module_dims, select_positions, token_gradients
 from alignguard.data import DataError, Example
-from alignguard.kfac import module_dims, select_positions, token_gradients
 
 log = logging.getLogger(__name__)
 
@@ -148,24 +148,21 @@ def estimate_directions(model: nn.Module, examples: Sequence[Example], tokenizer
         module_names: adapted modules, relative to the base model.
         k: directions kept per module.
         rank: rank kept of each direction.
-        tokens: ``"response"`` or ``"all"`` prediction positions (see :mod:`alignguard.kfac`).
+        tokens: ``"response"`` or ``"all"`` prediction positions (see :mod:`alignguard.alignment.kfac`).
         batch_size: sequences per forward pass.
         max_length: token limit per sequence.
         current: estimate at the current weights ``W0 + dW`` (adapters on) instead of ``W0``.
         memory_bytes: budget for the per-sequence gradients held at once.
     """
-    from alignguard.data import collate, encode_examples, pad_id_of
-    from alignguard.fisher import contrastive_examples
+    from alignguard.data import contrastive_examples, encoded_batches
 
     if k < 1 or rank < 1:
         raise ValueError(f"need k >= 1 and rank >= 1 directions, got k={k}, rank={rank}")
     if not examples:
         raise DataError("no alignment examples to estimate the weight-space directions from")
     seqs = contrastive_examples(examples) if any(e.rejected for e in examples) else list(examples)
-    encoded = encode_examples(tokenizer, seqs, max_length=max_length,
+    batches = encoded_batches(tokenizer, seqs, batch_size=batch_size, max_length=max_length,
                               loss_on="all" if tokens == "all" else "response")
-    pad = pad_id_of(tokenizer)
-    batches = [collate(encoded[i:i + batch_size], pad) for i in range(0, len(encoded), batch_size)]
     from alignguard.targets import base_model_of
 
     mods = dict(base_model_of(model).named_modules())

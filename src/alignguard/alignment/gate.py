@@ -41,20 +41,19 @@ def _summed_gradients(model: nn.Module, examples: Sequence[Example], tokenizer,
                       names: Sequence[str], *, batch_size: int, max_length: int
                       ) -> dict[str, torch.Tensor]:
     """Exact ``grad_W sum_n NLL(response_n)`` of every module's weight (parameter layout)."""
-    from alignguard.data import collate, encode_examples, pad_id_of
+    from alignguard.data import encoded_batches
     from alignguard.targets import base_model_of
 
     mods = dict(base_model_of(model).named_modules())
     weights = [getattr(mods[n], "base_layer", mods[n]).weight for n in names]
     flags, training = [w.requires_grad for w in weights], model.training
-    encoded = encode_examples(tokenizer, examples, max_length=max_length)
+    batches = encoded_batches(tokenizer, examples, batch_size=batch_size, max_length=max_length)
     total = [torch.zeros_like(w, dtype=torch.float32) for w in weights]
     try:
         model.eval()
         for w in weights:
             w.requires_grad_(True)
-        for i in range(0, len(encoded), batch_size):
-            batch = collate(encoded[i:i + batch_size], pad_id_of(tokenizer))
+        for batch in batches:
             grads = torch.autograd.grad(row_losses(model, batch).sum(), weights)
             for t, g in zip(total, grads, strict=True):
                 t += g.float()

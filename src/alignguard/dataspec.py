@@ -1,0 +1,23 @@
+"""Named datasets: a JSONL path, or a built-in set of the model organism.
+
+Kept apart from :mod:`alignguard.data` (which the organism itself imports) so that the
+dependency points one way: ``dataspec -> organism -> data``.
+"""
+
+from __future__ import annotations
+
+from alignguard.data import Example, read_examples
+
+
+def load_dataset_spec(spec: str) -> list[Example]:
+    """Examples named by ``spec``: a JSONL path, or ``organism:NAME`` / ``scenario:NAME``.
+
+    ``organism:`` and ``scenario:`` names come from :func:`alignguard.organism.scenarios.load`
+    (the synthetic world: ``alignment``, ``benign``, ``poisoned``, ``control``, ...).
+    """
+    prefix, sep, name = spec.partition(":")
+    if sep and prefix in ("organism", "scenario"):
+        from alignguard.organism.scenarios import load
+
+        return load(name)
+    return read_examples(spec)

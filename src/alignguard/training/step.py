@@ -1,0 +1,71 @@
+"""One optimizer step's backward passes, shared by every backend (single process, DDP, FSDP2).
+
+::
+
+    micro-batches  <- next grad_accum batches (the global batch; each rank takes its rows)
+    for each micro-batch:  backward( sum_rows w_row * NLL_row / tokens_in_global_batch )  (task)
+    last micro-batch also: backward( method penalty )                               (loss hook)
+    method gradient hooks, then clip
+
+The task loss is normalised by the token count of the whole global batch, so k micro-batches
+give exactly the gradient of one big batch; row weights ``w_row`` come from the method's data
+hook (1 without one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from alignguard.alignment.gate import row_losses
+from alignguard.data import IGNORE_INDEX
+from alignguard.methods.base import Method
+
+
+def task_loss_sum(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                  method: Method | None = None, scorer: torch.nn.Module | None = None
+                  ) -> torch.Tensor:
+    """Summed next-token NLL over the label tokens of ``batch``, rows weighted by ``method``.
+
+    ``scorer``: the unwrapped model the row-weight hooks score on (default ``model``).
+    """
+    if method is not None and method.weights_rows:
+        losses = row_losses(model, batch)
+        weights = method.row_weights(scorer or model, batch, losses.detach())
+        return losses.sum() if weights is None else (weights * losses).sum()
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["labels"][:, 1:]
+    return F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+        ignore_index=IGNORE_INDEX, reduction="sum",
+    )
+
+
+def optimizer_step(model, accelerator, method: Method, micro: Sequence[dict],
+                   max_grad_norm: float) -> tuple[float, dict[str, float], float]:
+    """Backward passes of one optimizer step; returns (task loss, term values, grad norm)."""
+    world, rank = accelerator.num_processes, accelerator.process_index
+    n_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
+    scorer = accelerator.unwrap_model(model)
+    task_total, values = 0.0, {}
+    for i, batch in enumerate(micro):
+        last = i == len(micro) - 1
+        local = {k: v[rank::world].to(accelerator.device) for k, v in batch.items()}
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            loss = task_loss_sum(model, local, method, scorer) * (world / n_tokens)
+            task_total += float(loss.detach()) / world
+            if last:
+                penalty, values = method.penalty()
+                if penalty is not None:
+                    loss = loss + penalty
+            accelerator.backward(loss)
+    if world > 1:
+        t = torch.tensor([task_total], device=accelerator.device)
+        task_total = float(accelerator.reduce(t, reduction="sum"))
+    values = {**values, **method.on_gradients(scorer)}
+    params = [p for p in model.parameters() if p.requires_grad]
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm))
+    return task_total, values, grad_norm
