@@ -102,3 +102,14 @@ def test_unknown_command_is_an_error(capsys):
     with pytest.raises(SystemExit):
         main(["trian"])
     assert "unknown command" in capsys.readouterr().err
+
+
+def test_a_users_model_needs_alignment_data_before_it_loads(tiny_model_dir, tiny_jsonl, tmp_path,
+                                                            capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--model", str(tiny_model_dir), "--data", str(tiny_jsonl),
+                 "--output-dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "needs alignment data" in err and "--alignment-data" in err and not out.exists()
+    assert main(["train", "--model", str(tiny_model_dir), "--method", "lora", "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["alignment"]["data"] is None

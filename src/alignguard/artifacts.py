@@ -96,10 +96,17 @@ def read_jsonl(path: str | os.PathLike, *, error: type[Exception] = ValueError,
             JSON (the message names the line; ``hint`` is appended).
     """
     path = Path(path)
+    if path.is_dir():
+        raise error(f"{path} is a folder; pass a JSONL file (one JSON object per line)")
     if not path.is_file():
         raise error(missing.format(path=path))
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise error(f"{path}:{lineno}: not UTF-8 text (byte {raw[exc.start]:#04x} at "
+                            f"column {exc.start + 1}); save the file as UTF-8") from None
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"

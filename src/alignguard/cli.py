@@ -211,8 +211,7 @@ class CommandLoadError(RuntimeError):
 
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Failures that get a one-line message instead of a traceback."""
-    return (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-            PermissionError, OSError, RuntimeError, UnicodeDecodeError, KeyError)
+    return (ValueError, OSError, RuntimeError, ArithmeticError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

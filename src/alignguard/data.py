@@ -57,6 +57,9 @@ def _row_to_example(row: object, where: str) -> Example:
     else:
         prompt, response = row.get("prompt"), row.get("response", row.get("chosen"))
     for key, value in (("prompt", prompt), ("response", response)):
+        if value is not None and not isinstance(value, str):
+            raise DataError(f"{where}: '{key}' must be a string, got {type(value).__name__} "
+                            f"{value!r}")
         if not isinstance(value, str) or not value.strip():
             raise DataError(
                 f"{where}: missing or empty '{key}' (each row needs non-empty string fields "

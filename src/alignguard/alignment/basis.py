@@ -136,13 +136,27 @@ class AlignmentBasis:
                 f"{folder} is not an AlignGuard Fisher folder (expected {TENSOR_FILE} and "
                 f"{META_FILE}); create one with `alignguard fisher --model ... --output {folder}`"
             )
-        meta = json.loads(mfile.read_text())
-        flat = load_file(str(tfile))
-        modules = {}
-        for name in meta["modules"]:
-            has_dirs = f"{name}::{DIRECTION_KEYS[0]}" in flat
-            dirs = ModuleDirections(*(flat[f"{name}::{k}"] for k in DIRECTION_KEYS)) if has_dirs else None
-            modules[name] = ModuleBasis(*(flat[f"{name}::{key}"] for key in _KEYS), directions=dirs)
+        redo = f"; re-create it with `alignguard fisher --output {folder}` (or delete it)"
+        try:
+            meta = json.loads(mfile.read_text())
+            flat = load_file(str(tfile))
+            modules = {}
+            for name in meta["modules"]:
+                has_dirs = f"{name}::{DIRECTION_KEYS[0]}" in flat
+                dirs = ModuleDirections(*(flat[f"{name}::{k}"] for k in DIRECTION_KEYS)) if has_dirs else None
+                modules[name] = ModuleBasis(*(flat[f"{name}::{key}"] for key in _KEYS), directions=dirs)
+        except json.JSONDecodeError as exc:
+            raise FisherMismatchError(f"{mfile} is not valid JSON ({exc.msg}){redo}") from exc
+        except KeyError as exc:
+            raise FisherMismatchError(f"the Fisher in {folder} is incomplete: {META_FILE} or "
+                                      f"{TENSOR_FILE} lacks the entry {exc}{redo}") from exc
+        except Exception as exc:  # safetensors raises its own SafetensorError on corrupt files
+            if type(exc).__name__ != "SafetensorError":
+                raise
+            raise FisherMismatchError(f"{tfile} is corrupted or truncated ({exc}){redo}") from exc
+        if "module_fingerprints" not in meta:
+            raise FisherMismatchError(f"{mfile} has no module fingerprints, so it cannot be checked "
+                                      f"against the model it is used with{redo}")
         return cls(modules, meta)
 
     def check_model(self, model: torch.nn.Module, module_names: Iterable[str] | None = None) -> None:
@@ -160,7 +174,7 @@ class AlignmentBasis:
                 "with the same --target-modules as training."
             )
         stored = self.meta.get("module_fingerprints")
-        if stored is None:
+        if stored is None:  # estimated in memory from collated batches: nothing to compare
             return
         current = module_digests(model, names)
         wrong = [n for n in names if stored.get(n) != current[n]]

@@ -23,7 +23,7 @@ from alignguard.data import Example, contrastive_examples, encoded_batches, fing
 from alignguard.parallel import dist_info, is_main_process, shard_batch
 
 log = logging.getLogger(__name__)
-NEEDS = ("fisher", "directions", "preference")
+NEEDS = ("fisher", "directions", "preference", "deltas", "examples")
 _SETTINGS_KEYS = ("tokens", "estimator", "explained_variance", "max_rank")
 
 
@@ -37,6 +37,9 @@ class AlignmentArtifacts:
         fingerprint: SHA-256 of ``examples``.
         basis: the Fisher bases (with directions when asked for), or ``None``.
         gate: the alignment gate at ``W0`` (:class:`~alignguard.alignment.gate.AlignmentGate`).
+        deltas: module name -> ``W_aligned - W_base`` (float32, CPU) for the adapted modules.
+        tokenizer: the model's tokenizer (components that encode alignment rows use it).
+        target_names: the adapted modules (relative to the base model).
     """
 
     spec: str | None = None
@@ -44,6 +47,9 @@ class AlignmentArtifacts:
     fingerprint: str | None = None
     basis: AlignmentBasis | None = None
     gate: object | None = None
+    deltas: dict[str, torch.Tensor] | None = None
+    tokenizer: object | None = None
+    target_names: list[str] = field(default_factory=list)
 
 
 def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, tokenizer, *,
@@ -56,7 +62,9 @@ def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, token
         settings: the alignment data and estimate sizes.
         model: the aligned model, before any adapter is attached.
         tokenizer: its tokenizer.
-        needs: subset of ``("fisher", "directions", "preference")``.
+        needs: subset of :data:`NEEDS`: ``"fisher"``, ``"directions"``, ``"preference"``,
+            ``"deltas"`` (alignment deltas against ``settings.base_model``), ``"examples"`` (the
+            alignment rows only).
         target_modules: the adapter's target modules (a preset or suffixes; LoraSettings).
         model_name: the model's name (recorded in the Fisher metadata).
         seed: seed of the sampled Fisher estimator.
@@ -69,12 +77,15 @@ def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, token
     unknown = sorted(set(needs) - set(NEEDS))
     if unknown:
         raise ValueError(f"unknown alignment artifact(s) {unknown}; known: {list(NEEDS)}")
-    out = AlignmentArtifacts(basis=basis)
+    out = AlignmentArtifacts(basis=basis, tokenizer=tokenizer)
     if not needs:
         return out
     from alignguard.targets import resolve_target_modules
 
     _, target_names = resolve_target_modules(model, target_modules)
+    out.target_names = list(target_names)
+    if "deltas" in needs:
+        out.deltas = alignment_deltas(model, settings.base_model_or(model_name), target_names)
     if settings.fisher and out.basis is None and ("fisher" in needs or "directions" in needs):
         out.basis = AlignmentBasis.load(settings.fisher)
     from alignguard.dataspec import load_dataset_spec
@@ -103,6 +114,34 @@ def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, token
                                           batch_size=settings.batch_size,
                                           max_length=settings.max_length)
     return out
+
+
+def alignment_deltas(model: torch.nn.Module, base_model: str,
+                     names: Sequence[str]) -> dict[str, torch.Tensor]:
+    """``W_aligned - W_base`` of every named module (the base model loaded, read, released).
+
+    Raises:
+        ValueError: the base model lacks a module or has another shape (not the same family).
+    """
+    from alignguard.models import load_model
+    from alignguard.targets import base_model_of
+
+    base, _ = load_model(base_model)
+    aligned_mods = dict(base_model_of(model).named_modules())
+    base_mods = dict(base.named_modules())
+    deltas = {}
+    for name in names:
+        if name not in base_mods:
+            raise ValueError(f"the base model {base_model!r} has no module {name!r}; it must be "
+                             "the same architecture as the aligned model")
+        w_a = getattr(aligned_mods[name], "base_layer", aligned_mods[name]).weight
+        w_b = base_mods[name].weight
+        if w_a.shape != w_b.shape:
+            raise ValueError(f"{name}: aligned weight {tuple(w_a.shape)} vs base {tuple(w_b.shape)}")
+        deltas[name] = (w_a.detach().float().cpu() - w_b.detach().float().cpu())
+    del base
+    log.info("alignment deltas against %s: %d modules", base_model, len(deltas))
+    return deltas
 
 
 def _cached_or_estimated(settings: AlignmentSettings, model, tokenizer, examples: list[Example],

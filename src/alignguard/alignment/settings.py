@@ -25,6 +25,9 @@ class AlignmentSettings:
             alignment data, an error (before any model loads) for those that do, except on the
             organism, whose own alignment set is then used.
         fisher: folder of a saved Fisher (``alignguard fisher``) to use instead of estimating.
+        base_model: the model *before* alignment (same architecture), for methods that anchor
+            on the alignment delta ``W_aligned - W_base`` (need ``"deltas"``); default for the
+            organism: ``organism-pretrained``.
         tokens: ``"response"`` (reply tokens, default) or ``"all"`` (the paper's reading).
         estimator: ``"contrastive"`` (default; needs ``rejected`` replies), ``"empirical"``
             (the paper's reading) or ``"sampled"``.
@@ -41,6 +44,7 @@ class AlignmentSettings:
 
     data: str | None = None
     fisher: str | None = None
+    base_model: str | None = None
     tokens: str = "response"
     estimator: str = "contrastive"
     explained_variance: float = 0.9
@@ -66,6 +70,20 @@ class AlignmentSettings:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {self.max_length}")
+
+    def base_model_or(self, model: str) -> str:
+        """The pre-alignment model, defaulting to ``organism-pretrained`` for the organism.
+
+        Raises:
+            ValueError: no base model was given for a model that is not the organism.
+        """
+        if self.base_model:
+            return self.base_model
+        if model.startswith("organism"):
+            return "organism-pretrained"
+        raise ValueError(
+            f"this method anchors on the alignment delta W_aligned - W_base of {model!r} and needs "
+            "the pre-alignment weights: pass --alignment.base-model MODEL (same architecture)")
 
     def data_or(self, model: str) -> str:
         """The alignment data spec, defaulting to the organism's own set for organism models.

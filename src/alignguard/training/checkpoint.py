@@ -22,6 +22,12 @@ from safetensors.torch import load_file, save_file
 from alignguard.artifacts import atomic_directory
 
 log = logging.getLogger(__name__)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be read or does not match the run; the message says what to do."""
+
+
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -99,16 +105,21 @@ def load_checkpoint(folder: Path, model: torch.nn.Module, optimizer: torch.optim
                     scheduler: Any) -> dict:
     """Restore a checkpoint written by :func:`save_checkpoint`; returns its ``state.json``
     with ``state["method"]`` holding the components' states (tensors included)."""
-    state = json.loads((folder / "state.json").read_text())
-    params = load_file(str(folder / "trainable.safetensors"))
+    try:
+        state = json.loads((folder / "state.json").read_text())
+        params = load_file(str(folder / "trainable.safetensors"))
+        flat = load_file(str(folder / "optimizer.safetensors"))
+    except Exception as exc:  # JSONDecodeError, OSError, safetensors' SafetensorError
+        raise CheckpointError(
+            f"checkpoint {folder} is unreadable ({type(exc).__name__}: {exc}); delete that folder "
+            "to resume from the previous checkpoint, or pass --overwrite to start again") from exc
     missing = [n for n, p in model.named_parameters() if p.requires_grad and n not in params]
     if missing:
-        raise ValueError(
+        raise CheckpointError(
             f"checkpoint {folder} does not match this run ({len(missing)} trainable parameters "
             f"missing, e.g. {missing[:2]}); use a fresh --output-dir or --no-resume"
         )
     model.load_state_dict(params, strict=False)
-    flat = load_file(str(folder / "optimizer.safetensors"))
     torch.set_rng_state(flat.pop("torch_rng"))
     state["method"] = _method_join(flat, state.get("method") or {})
     optimizer.load_state_dict(_optimizer_join(flat, state["optimizer"]))

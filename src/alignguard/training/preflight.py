@@ -33,6 +33,8 @@ def check_inputs(cfg: TrainConfig) -> None:
         raise FileNotFoundError(f"alignment.fisher {cfg.alignment.fisher} holds no fisher.json; "
                                 "estimate one with `alignguard fisher` or drop --fisher")
     resolve_model_path(cfg.model)
+    if "deltas" in needs:
+        resolve_model_path(cfg.alignment.base_model_or(cfg.model))
     _check_device(cfg.device)
 
 

@@ -1,0 +1,29 @@
+"""A built wheel carries the package data the organism needs (its chat template included)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_contains_the_organism_and_judge_data(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                           "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    wheel = next(tmp_path.glob("alignguard_lora-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    src = ROOT / "src"
+    wanted = [p.relative_to(src).as_posix()
+              for p in (src / "alignguard" / "organism" / "checkpoints").rglob("*") if p.is_file()]
+    wanted += [p.relative_to(src).as_posix() for p in (src / "alignguard" / "drift" / "data").rglob("*")
+               if p.is_file()]
+    assert any(w.endswith("chat_template.jinja") for w in wanted)
+    missing = [w for w in wanted if w not in names]
+    assert missing == []
