@@ -45,3 +45,26 @@ def test_explicit_names_and_init_seed_reproducible():
     fa, fb = lora_factors(a), lora_factors(b)
     assert len(fa) == 4
     assert all(torch.equal(fa[n].A, fb[n].A) for n in fa)
+
+
+def test_a_hub_id_in_the_local_cache_resolves_offline(tmp_path, monkeypatch, tiny_model_dir):
+    """``org/name`` is read from the local Hugging Face cache when present; never downloaded."""
+    import shutil
+
+    from alignguard.models import ModelNotFoundError, resolve_model_path
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--acme--tiny-llama"
+    snap = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_model_dir, snap)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as hc
+
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(cache))
+    folder, gguf = resolve_model_path("acme/tiny-llama")
+    assert gguf is None and (folder / "config.json").is_file()
+    with pytest.raises(ModelNotFoundError, match="huggingface-cli download acme/missing"):
+        resolve_model_path("acme/missing")

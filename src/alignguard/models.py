@@ -59,11 +59,29 @@ def resolve_model_path(name: str) -> tuple[Path, str | None]:
         return path.parent, path.name
     if path.is_dir():
         return path, None
+    cached = _from_hf_cache(name)
+    if cached is not None:
+        return cached, None
     raise ModelNotFoundError(
-        f"model {name!r} is not a local folder, a .gguf file, or one of 'organism', "
-        "'organism-pretrained', 'smollm2'. AlignGuard does not download models: save one with "
+        f"model {name!r} is not a local folder, a .gguf file, a hub id in the local Hugging Face "
+        "cache, or one of 'organism', 'organism-pretrained', 'smollm2'. AlignGuard never "
+        "downloads models: on a machine with network run `huggingface-cli download "
+        f"{name}` (it fills the cache this machine reads), or save the model with "
         "`model.save_pretrained(folder)` and pass the folder."
     )
+
+
+def _from_hf_cache(name: str) -> Path | None:
+    """The snapshot folder of hub id ``name`` when the local HF cache holds it (no network)."""
+    if name.count("/") != 1 or name.startswith((".", "/", "~")):
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(repo_id=name, local_files_only=True))
+    except Exception:  # not cached, or not a valid repo id: the caller reports it
+        return None
+    return folder if (folder / "config.json").is_file() else None
 
 
 def load_tokenizer(name: str, trust_remote_code: bool = False):
