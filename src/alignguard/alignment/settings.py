@@ -77,13 +77,10 @@ class AlignmentSettings:
         Raises:
             ValueError: no base model was given for a model that is not the organism.
         """
-        if self.base_model:
-            return self.base_model
-        if model.startswith("organism"):
-            return "organism-pretrained"
-        raise ValueError(
-            f"this method anchors on the alignment delta W_aligned - W_base of {model!r} and needs "
-            "the pre-alignment weights: pass --alignment.base-model MODEL (same architecture)")
+        return _given_or_organism(
+            self.base_model, model, "organism-pretrained",
+            "anchors on the alignment delta W_aligned - W_base of {model!r} and needs the "
+            "pre-alignment weights: pass --alignment.base-model MODEL (same architecture)")
 
     def data_or(self, model: str) -> str:
         """The alignment data spec, defaulting to the organism's own set for organism models.
@@ -91,11 +88,17 @@ class AlignmentSettings:
         Raises:
             ValueError: no alignment data was given for a model that is not the organism.
         """
-        if self.data:
-            return self.data
-        if model.startswith("organism"):
-            return "organism:alignment"
-        raise ValueError(
-            f"this method estimates alignment artifacts at the aligned weights of {model!r} and "
-            "needs alignment data: pass --alignment-data FILE (JSONL rows prompt/response/rejected, "
-            "or TRL prompt/chosen/rejected) or --alignment.data FILE, or choose --method lora")
+        return _given_or_organism(
+            self.data, model, "organism:alignment",
+            "estimates alignment artifacts at the aligned weights of {model!r} and needs "
+            "alignment data: pass --alignment-data FILE (JSONL rows prompt/response/rejected, or "
+            "TRL prompt/chosen/rejected) or --alignment.data FILE, or choose --method lora")
+
+
+def _given_or_organism(given: str | None, model: str, organism_default: str, needs: str) -> str:
+    """``given``; else the organism's own default on organism models; else a clear error."""
+    if given:
+        return given
+    if model.startswith("organism"):
+        return organism_default
+    raise ValueError("this method " + needs.format(model=model))
