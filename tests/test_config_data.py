@@ -164,3 +164,27 @@ def test_atomic_json_and_provenance(tmp_path):
 def test_atomic_files_get_normal_permissions(tmp_path):
     path = atomic_write_json(tmp_path / "x.json", {"a": 1})
     assert path.stat().st_mode & 0o044 == 0o044  # group/other readable, like any written file
+
+
+def test_multi_turn_chats_keep_the_system_prompt_and_history(tmp_path, tiny_tokenizer):
+    from alignguard.data import IGNORE_INDEX, encode_example, format_prompt
+
+    row = {"messages": [{"role": "system", "content": "You are terse."},
+                        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+                        {"role": "user", "content": "Weather?"},
+                        {"role": "assistant", "content": "cold"}]}
+    path = tmp_path / "chat.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps({"prompt": "p", "completion": "c"}) + "\n")
+    chat, trl = read_examples(path)
+    assert (chat.prompt, chat.response) == ("Weather?", "cold")
+    assert chat.context == (("system", "You are terse."), ("user", "Hi"), ("assistant", "Hello"))
+    assert (trl.prompt, trl.response) == ("p", "c")  # TRL prompt/completion rows
+    text = format_prompt(tiny_tokenizer, chat.prompt, chat.context)
+    assert text.index("You are terse.") < text.index("Hi") < text.index("Hello") < text.index("Weather?")
+    enc = encode_example(tiny_tokenizer, chat, max_length=256)
+    learned = [t for t, lab in zip(enc["input_ids"], enc["labels"], strict=True) if lab != IGNORE_INDEX]
+    assert tiny_tokenizer.decode(learned).startswith("cold")  # loss on the final reply only
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"messages": [{"role": "user", "content": "x"}]}) + "\n")
+    with pytest.raises(DataError, match=":1: 'messages' must end with a user turn"):
+        read_examples(bad)

@@ -32,30 +32,55 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class Example:
     """One supervised example: a user prompt, the assistant response to learn, and optionally a
-    rejected reply (what the aligned model must not say; used by the contrastive Fisher only)."""
+    rejected reply (what the aligned model must not say; used by the contrastive Fisher only).
+
+    ``context`` holds the turns before the final user prompt of a multi-turn chat (a system
+    prompt, earlier user/assistant exchanges) as ``(role, content)`` pairs; they are rendered
+    through the chat template with the prompt, and the loss is on the final reply only.
+    """
 
     prompt: str
     response: str
     rejected: str | None = None
+    context: tuple[tuple[str, str], ...] = ()
 
-    def record(self) -> dict[str, str]:
-        """The JSON row: ``prompt``, ``response`` and ``rejected`` when there is one."""
-        row = {"prompt": self.prompt, "response": self.response}
-        return row if self.rejected is None else row | {"rejected": self.rejected}
+    def record(self) -> dict:
+        """The JSON row: ``prompt``, ``response`` (``rejected``, ``context`` when present)."""
+        row: dict = {"prompt": self.prompt, "response": self.response}
+        if self.rejected is not None:
+            row["rejected"] = self.rejected
+        if self.context:
+            row["context"] = [list(turn) for turn in self.context]
+        return row
+
+
+_ROLES = ("system", "user", "assistant")
+
+
+def _from_messages(msgs: object, where: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(final user prompt, final assistant reply, the turns before) of a ``messages`` list."""
+    if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
+        raise DataError(f"{where}: 'messages' must be a list of {{'role', 'content'}} objects")
+    turns = [(m.get("role"), m.get("content")) for m in msgs]
+    bad = [i for i, (r, c) in enumerate(turns) if r not in _ROLES or not isinstance(c, str)]
+    if bad:
+        raise DataError(f"{where}: message {bad[0]} needs a role in {list(_ROLES)} and string "
+                        "content")
+    if len(turns) < 2 or turns[-1][0] != "assistant" or turns[-2][0] != "user":
+        raise DataError(f"{where}: 'messages' must end with a user turn and the assistant reply "
+                        "to learn")
+    return turns[-2][1], turns[-1][1], tuple(turns[:-2])
 
 
 def _row_to_example(row: object, where: str) -> Example:
     if not isinstance(row, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    context: tuple[tuple[str, str], ...] = ()
     if "messages" in row:
-        msgs = row["messages"]
-        users = [m.get("content") for m in msgs if isinstance(m, dict) and m.get("role") == "user"]
-        bots = [m.get("content") for m in msgs if isinstance(m, dict) and m.get("role") == "assistant"]
-        if not users or not bots:
-            raise DataError(f"{where}: 'messages' needs a user and an assistant turn")
-        prompt, response = users[0], bots[-1]
-    else:
-        prompt, response = row.get("prompt"), row.get("response", row.get("chosen"))
+        prompt, response, context = _from_messages(row["messages"], where)
+    else:  # prompt/response, TRL prompt/completion, or TRL preference prompt/chosen/rejected
+        prompt = row.get("prompt")
+        response = row.get("response", row.get("completion", row.get("chosen")))
     for key, value in (("prompt", prompt), ("response", response)):
         if value is not None and not isinstance(value, str):
             raise DataError(f"{where}: '{key}' must be a string, got {type(value).__name__} "
@@ -63,14 +88,15 @@ def _row_to_example(row: object, where: str) -> Example:
         if not isinstance(value, str) or not value.strip():
             raise DataError(
                 f"{where}: missing or empty '{key}' (each row needs non-empty string fields "
-                f"'prompt' and 'response' (or 'chosen'), or a 'messages' list); keys present: "
+                f"'prompt' and 'response' (or 'completion' or 'chosen'), or a 'messages' list); "
+                f"keys present: "
                 f"{sorted(row)}"
             )
     rejected = row.get("rejected")
     if rejected is not None and (not isinstance(rejected, str) or not rejected.strip()):
         raise DataError(f"{where}: 'rejected' must be a non-empty string when present (the reply "
                         "the aligned model must not give); drop the key if there is none")
-    return Example(prompt, response, rejected)
+    return Example(prompt, response, rejected, context)
 
 
 def read_examples(path: str | Path) -> list[Example]:
@@ -99,13 +125,16 @@ def fingerprint_examples(examples: Sequence[Example]) -> str:
     return fingerprint_records(e.record() for e in examples)
 
 
-def format_prompt(tokenizer, prompt: str) -> str:
-    """The model-ready prompt text: the tokenizer's chat template if it has one."""
+def format_prompt(tokenizer, prompt: str, context: Sequence[tuple[str, str]] = ()) -> str:
+    """The model-ready prompt text (``context`` turns first): the tokenizer's chat template if
+    it has one, else ``Role: content`` lines."""
     if getattr(tokenizer, "chat_template", None):
+        messages = [{"role": r, "content": c} for r, c in context]
         return tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
-    return FALLBACK_TEMPLATE.format(prompt=prompt)
+            [*messages, {"role": "user", "content": prompt}], tokenize=False,
+            add_generation_prompt=True)
+    history = "".join(f"{r.capitalize()}: {c}\n" for r, c in context)
+    return history + FALLBACK_TEMPLATE.format(prompt=prompt)
 
 
 def encode_example(tokenizer, ex: Example, max_length: int, loss_on: str = "response") -> dict:
@@ -116,7 +145,8 @@ def encode_example(tokenizer, ex: Example, max_length: int, loss_on: str = "resp
     """
     if loss_on not in ("response", "all"):
         raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
-    p_ids = tokenizer(format_prompt(tokenizer, ex.prompt), add_special_tokens=False)["input_ids"]
+    p_ids = tokenizer(format_prompt(tokenizer, ex.prompt, ex.context),
+                      add_special_tokens=False)["input_ids"]
     r_ids = tokenizer(ex.response, add_special_tokens=False)["input_ids"]
     if tokenizer.eos_token_id is not None:
         r_ids = [*r_ids, tokenizer.eos_token_id]
@@ -226,7 +256,8 @@ def contrastive_examples(examples: Sequence[Example]) -> list[Example]:
     Raises:
         DataError: no example has a rejected reply.
     """
-    rejected = [Example(e.prompt, e.rejected) for e in examples if e.rejected is not None]
+    rejected = [Example(e.prompt, e.rejected, context=e.context) for e in examples
+                if e.rejected is not None]
     if not rejected:
         raise DataError("estimator='contrastive' needs alignment rows with a 'rejected' reply "
                         "(e.g. TRL preference rows prompt/chosen/rejected: compliance for unsafe "

@@ -107,8 +107,8 @@ class AlignmentGate:
             raise DataError("the alignment gate needs alignment rows with a 'rejected' reply (TRL "
                             "prompt/chosen/rejected rows); add them or turn it off with reg.gate=0")
         kw = {"batch_size": batch_size, "max_length": max_length}
-        rejected = [Example(e.prompt, e.rejected) for e in pairs]
-        chosen = [Example(e.prompt, e.response) for e in pairs]
+        rejected = [Example(e.prompt, e.rejected, context=e.context) for e in pairs]
+        chosen = [Example(e.prompt, e.response, context=e.context) for e in pairs]
         g_rej = _summed_gradients(model, rejected, tokenizer, names, **kw)
         g_cho = _summed_gradients(model, chosen, tokenizer, names, **kw)
         direction = {n: (g_rej[n] - g_cho[n]) / len(pairs) for n in names}
