@@ -115,12 +115,15 @@ class RunFolder:
         raise RunFolderError(f"could not lock {self.path}; another run may be starting there")
 
     def _remove_artifacts(self) -> None:
+        removed = []
         for name in ARTIFACTS:
             target = self.path / name
             if name == ".lock" or not target.exists():
                 continue
             shutil.rmtree(target) if target.is_dir() else target.unlink()
-        log.info("--overwrite: removed the earlier run's artifacts in %s", self.path)
+            removed.append(name)
+        if removed:
+            log.info("--overwrite: removed the earlier run's %s in %s", ", ".join(removed), self.path)
 
     def _remove_stale_temporaries(self) -> None:
         for folder in (self.path, self.path / "checkpoints"):
