@@ -39,6 +39,10 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
     """
     from alignguard.drift.runner import DriftConfig, run_drift
 
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be a positive number of prompts, got {limit}; omit --limit "
+                         "to evaluate the whole suite")
+
     cfg = DriftConfig(model=model, adapter=adapter, reference=reference, reference_adapter=reference_adapter,
                       suite=suite, judges=tuple(judges or ["keyword"]), limit=limit,
                       max_new_tokens=max_new_tokens, batch_size=batch_size, n_boot=n_boot, seed=seed,
@@ -74,6 +78,14 @@ def _read_judge_input(path: Path) -> list[dict]:
     return rows
 
 
+def _same_file(a: str, b: str) -> bool:
+    """True when paths ``a`` and ``b`` name the same file (also through links or ``..``)."""
+    pa, pb = Path(a), Path(b)
+    if pa.exists() and pb.exists():
+        return pa.samefile(pb)
+    return pa.resolve() == pb.resolve()
+
+
 def judge_command(judge: str, input: str, output: str, model: str | None = None,
                   adapter: str | None = None, batch_size: int = 16) -> int:
     """Judge refusals offline: add "refusal" and "score" to every {"prompt","response"} line.
@@ -90,7 +102,10 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
     from alignguard.artifacts import atomic_write_text
     from alignguard.drift.judges import JudgeBatch, get_judge
 
-    j = get_judge(judge, batch_size=batch_size) if judge == "likelihood" else get_judge(judge)
+    if _same_file(input, output):
+        raise ValueError(f"--output {output} is the --input file: judging would overwrite the input "
+                         "(and any labels in it); write to another file")
+    j = get_judge(judge, batch_size=batch_size) if judge in ("likelihood", "ensemble") else get_judge(judge)
     rows = _read_judge_input(Path(input))
     batch = JudgeBatch([r["prompt"] for r in rows])
     if j.needs == "response":

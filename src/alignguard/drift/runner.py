@@ -62,6 +62,9 @@ class DriftConfig:
             raise ValueError("pass at least one judge, e.g. --judges keyword")
         if self.max_new_tokens < 1 or self.batch_size < 1 or self.n_boot < 100:
             raise ValueError("max_new_tokens and batch_size must be >= 1 and n_boot >= 100")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be a positive number of prompts, got {self.limit}; "
+                             "omit --limit to evaluate the whole suite")
 
 
 @dataclass
