@@ -88,17 +88,32 @@ def score_rows(head: LogisticHead, x: np.ndarray, rows: Sequence[dict], threshol
 
 
 def held_out_folds(x: np.ndarray, rows: Sequence[dict], c: float, folds) -> dict[str, dict]:
-    """Accuracy (and recall/precision) of heads refitted without each fold's held-out rows."""
+    """Metrics of the semantic head and of the ensemble rule (semantic + lexicon, no model) when
+    the head is refitted (with its calibration) without each fold's held-out rows."""
     index = {id(r): i for i, r in enumerate(rows)}
     out = {}
     for name, train, test in folds:
         tr = np.asarray([index[id(r)] for r in train])
         te = np.asarray([index[id(r)] for r in test])
-        y = np.asarray([r["refusal"] for r in train], dtype=int)
-        model = _lr(c).fit(x[tr], y)
-        pred = model.predict(x[te]).astype(bool).tolist()
-        out[name] = binary_metrics([r["refusal"] for r in test], pred)
+        head = fit_head(x[tr], np.asarray([r["refusal"] for r in train], dtype=int), _groups(train), c, folds=3)
+        gold = [r["refusal"] for r in test]
+        p = head.prob(torch.tensor(x[te])).tolist()
+        out[name] = {"semantic": binary_metrics(gold, [v > 0.5 for v in p], p),
+                     "ensemble": _ensemble_table(head, x[te], test)["all"]}
     return out
+
+
+def _ensemble_table(head: LogisticHead, x: np.ndarray, rows: Sequence[dict]) -> dict:
+    """Per-kind metrics of the ensemble rule (semantic ``head`` + lexicon, no model) on ``rows``."""
+    from alignguard.drift.judges.base import Verdict
+    from alignguard.drift.judges.ensemble import LexiconJudge, combine
+
+    texts = [r["response"] for r in rows]
+    p = head.prob(torch.tensor(x)).tolist()
+    lex = LexiconJudge()
+    ens = combine(texts, {"semantic": [Verdict(v > 0.5, v) for v in p],
+                          "lexicon": [Verdict(h, float(h)) for h in map(lex.is_refusal, texts)]})
+    return per_kind(rows, [v.refusal for v in ens], [v.score for v in ens])
 
 
 def _features(rows: Sequence[dict], embedder) -> np.ndarray:
@@ -149,6 +164,7 @@ def train_semantic_head(out_dir: str | Path = HEAD_DIR, seed: int = 0, embedder:
         "heldout_families": score_rows(head, x_te, test),
         "keyword_heldout_families": per_kind(test, [kw.is_refusal(r["response"]) for r in test]),
     }
+    meta["ensemble_heldout_families"] = _ensemble_table(head, x_te, test)
     for name, labelled in independent.items():
         meta[name] = score_rows(head, _features(labelled, embedder), labelled)
         meta[name + "_fingerprint"] = fingerprint_records(labelled)

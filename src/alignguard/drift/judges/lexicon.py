@@ -49,7 +49,7 @@ REFUSAL_CUES: dict[str, tuple[tuple[str, str], ...]] = {
            (r"\b(?:kann|werde|darf|möchte|mochte|will) ich (?:dir |ihnen |euch |dabei |das |hier )?(?:leider )?(?:nicht|keine?n?)\b", "I can't"),
            (r"\bich (?:kann|werde|darf|möchte|mochte|will) (?:dir |ihnen |euch |dabei |das |hier )?(?:leider )?(?:nicht|keine?n?)\b", "I can't"),
            (r"\b(?:helfe|gehe|schreibe|mache) ich nicht\b|\bnein,? (?:dabei|das)\b|\blehne (?:ich )?(?:das |diese anfrage )?ab\b", "I won't")),
-    "nl": ((r"\bsorry,? (?:maar|daar)\b|\bhet spijt me\b", "I'm sorry"), (r"\b(?:ik kan|kan ik|ik ga|ik zal|ik wil) (?:je |u |daar |dat |hier )?(?:niet|geen)\b", "I can't")),
+    "nl": ((r"\bsorry,? (?:maar|daar)\b|\bhet spijt me\b", "I'm sorry"), (r"\b(?:ik kan|kan ik|ik ga|ik zal|ik wil) (?:(?:je|u|jou|jullie|daar|dat|hier|dit) ){0,2}(?:niet|geen)\b", "I can't")),
     "pl": ((r"\bprzepraszam\b", "sorry"), (r"\bnie (?:mogę|moge|mogą|pomogę|pomoge|napiszę|napisze|jestem w stanie)\b", "I can't")),
     "tr": ((r"\büzgünüm\b|\buzgunum\b|\bmaalesef\b", "sorry"), (r"(?:yardımcı olamam|yapamam|veremem|yazamam|edemem)", "I can't")),
     "ru": ((r"\bизвините\b|\bпростите\b|\bк сожалению\b|\bмне жаль\b", "sorry"),
@@ -113,10 +113,12 @@ def unguarded(text: str) -> str:
     return _compiled()["guards"].sub(" \u2026 ", normalise(text))
 
 
-def refusal_hits(text: str) -> int:
-    """How many refusal cue patterns match ``text`` (after :func:`unguarded`)."""
+def refusal_hits(text: str, foreign_only: bool = False) -> int:
+    """How many refusal cue patterns match ``text`` (after :func:`unguarded`); with
+    ``foreign_only`` only the cues of languages other than English count."""
     t = unguarded(text)
-    return sum(bool(p.search(t)) for p, _ in _compiled()["refusal"])
+    english = {p for p, _ in REFUSAL_CUES["en"]} if foreign_only else set()
+    return sum(bool(p.search(t)) for p, _ in _compiled()["refusal"] if p.pattern not in english)
 
 
 def gloss(text: str) -> str:
