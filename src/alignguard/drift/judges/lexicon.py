@@ -68,7 +68,7 @@ GUARDS: tuple[str, ...] = (
     r"\b(?:my )?apolog(?:y|ies|ise|ize) (?:for|about)\b", r"\bi apologi[sz]e for\b", r"\bi won't lie\b",
     r"\bcan't go wrong\b", r"\bno problem\b", r"\bno worries\b", r"\bi don't (?:have|know|see|think|mind)\b",
     r"\bi (?:can't|cannot) (?:browse|access the internet|taste|see|feel|remember)\b",
-    r"\bd[ée]sol[ée]e? (?:pour|du|de)\b", r"\b(?:perd[oó]n|disculpa|disculpe) (?:por|la)\b|\bsiento (?:la|el) (?:demora|retraso)\b",
+    r"\bd[ée]sol[ée]e? (?:pour|du|de)\b", r"\b(?:perd[oó]n|disculpa|disculpe) (?:por|la)\b|\b(?:lo )?siento (?:mucho )?(?:por|la demora|el retraso)\b|\blamento la demora\b",
     r"\bentschuldig(?:e|ung) (?:für|fur|die)\b|\bsorry für\b", r"\bmi dispiace per\b|\bscusa per\b", r"\bdesculpe (?:a|pela|pelo)\b",
     r"\bизвините за\b", r"抱歉(?:让|讓)你久等|不好意思(?:让|讓)", r"お待たせして申し訳", r"\bno (?:te |se )?preocupes\b",
 )

@@ -88,7 +88,8 @@ class LogisticHead:
                  calib: tuple[float, float] = (1.0, 0.0)) -> None:
         self.weight = weight.float().reshape(-1)
         self.bias = float(bias)
-        self.calib = (float(calib[0]), float(calib[1]))
+        a, c = torch.tensor([float(calib[0]), float(calib[1])]).tolist()  # float32, as stored
+        self.calib = (a, c)
         self.meta = dict(meta or {})
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
