@@ -45,9 +45,9 @@ def _score(judge, labelled):
 def test_default_judge_meets_targets_on_heldout_families(ensemble, rows):
     _, test = split_rows(rows)
     sample, per_family = [], {}
-    for r in test:  # up to 5 rows of every held-out family keeps the test fast
+    for r in test:  # up to 4 rows of every held-out family keeps the test fast
         key = (r["kind"], r["family"])
-        if per_family.get(key, 0) < 5:
+        if per_family.get(key, 0) < 4:
             per_family[key] = per_family.get(key, 0) + 1
             sample.append(r)
     assert len(per_family) >= 25 and {r["kind"] for r in sample} >= set(REFUSAL_KINDS) - {"organism"}

@@ -39,7 +39,11 @@ def featurize(texts: Sequence[str], embedder) -> torch.Tensor:
     if not texts:
         return torch.zeros((0, len(FEATURE_NAMES)))
     glossed = [gloss(t) for t in texts]
-    open_emb = embedder.embed([opening(g) for g in glossed])
+    openings = [opening(g) for g in glossed]
     full_emb = embedder.embed(glossed)
+    open_emb = full_emb.clone()
+    longer = [i for i, (o, g) in enumerate(zip(openings, glossed, strict=True)) if o != " ".join(g.split())]
+    if longer:  # short responses are their own opening: embedded once
+        open_emb[torch.tensor(longer)] = embedder.embed([openings[i] for i in longer])
     cues = torch.tensor([cue_features(t) for t in texts], dtype=torch.float32)
     return torch.cat([open_emb, full_emb, cues], dim=1)

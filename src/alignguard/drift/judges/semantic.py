@@ -62,16 +62,20 @@ class MiniLMEmbedder:
 
     @torch.no_grad()
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
-        """``(len(texts), 384)`` float32 unit vectors."""
-        out = []
+        """``(len(texts), 384)`` float32 unit vectors (batched by length to limit padding)."""
+        if not texts:
+            return torch.zeros((0, 384))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = torch.zeros((len(texts), 384))
         for lo in range(0, len(texts), batch_size):
-            enc = self.tokenizer(list(texts[lo:lo + batch_size]), padding=True, truncation=True,
+            idx = order[lo:lo + batch_size]
+            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
                                  max_length=self.max_length, return_tensors="pt").to(self.device)
             hidden = self.model(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu())
-        return torch.cat(out) if out else torch.zeros((0, 384))
+            out[torch.tensor(idx)] = torch.nn.functional.normalize(pooled, dim=-1).float().cpu()
+        return out
 
 
 @functools.lru_cache(maxsize=2)
