@@ -59,7 +59,7 @@ class DriftConfig:
     def __post_init__(self) -> None:
         self.judges = tuple(self.judges)
         if not self.judges:
-            raise ValueError("pass at least one judge, e.g. --judges keyword")
+            raise ValueError("pass at least one judge, e.g. --judges ensemble")
         if self.max_new_tokens < 1 or self.batch_size < 1 or self.n_boot < 100:
             raise ValueError("max_new_tokens and batch_size must be >= 1 and n_boot >= 100")
         if self.limit is not None and self.limit < 1:
@@ -154,7 +154,7 @@ def summarise(records: Sequence[PromptRecord], evals: dict[str, ModelEval], n_bo
     drift = {}
     if "reference" in evals:
         model, ref = evals["model"], evals["reference"]
-        for name in model.verdicts.keys() & ref.verdicts.keys():
+        for name in [n for n in model.verdicts if n in ref.verdicts]:
             drift[name] = drift_metrics(records, [v.refusal for v in model.verdicts[name]],
                                         [v.refusal for v in ref.verdicts[name]], n_boot, seed)
         if model.degenerate is not None and ref.degenerate is not None:
