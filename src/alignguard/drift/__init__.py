@@ -7,7 +7,7 @@ Public API (imported lazily, no side effects at import):
 * :func:`load_suite`, :class:`Suite`, :class:`PromptRecord`: versioned prompt suites
   (``driftcheck-en``, ``organism``, external sources);
 * :func:`get_judge`, :class:`Judge`, :class:`JudgeBatch`, :class:`Verdict`: refusal judges
-  (keyword, semantic, likelihood).
+  (ensemble, the default; semantic, lexicon, keyword, likelihood).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _LAZY = {
     "evaluate_model": "alignguard.drift.runner",
     "load_suite": "alignguard.drift.suites",
     "select_records": "alignguard.drift.suites",
-    "Suite": "alignguard.drift.suites",
+    "Suite": "alignguard.drift.records",
     "PromptRecord": "alignguard.drift.records",
     "SuiteError": "alignguard.drift.records",
     "get_judge": "alignguard.drift.judges",

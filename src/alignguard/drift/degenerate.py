@@ -11,7 +11,8 @@ it separately. A response is degenerate when any rule fires (checked in this ord
 * ``low-diversity``: at least 6 words and fewer than 30% of them distinct;
 * ``stutter``: at least two immediate word doublings ("the the") making >= 10% of the words;
 * ``gibberish``: at least 4 words and >= 50% of them vowel-less, single letters other than
-  "a"/"I", or with 3+ case switches ("PGkTjp");
+  "a"/"I" (both for ASCII words only, so Cyrillic or Devanagari text is not gibberish), or with
+  3+ case switches ("PGkTjp");
 * ``char-run``: a character repeated 8+ times, or a "word" of one letter repeated 3+ times.
 
 These are heuristics: they catch loops and symbol soup, not fluent nonsense.
@@ -21,7 +22,8 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[^\W_]+", flags=re.UNICODE)
+# a word: letters/digits plus the combining vowel signs of Indic, Thai, Lao and Myanmar scripts
+_WORD = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f])*", flags=re.UNICODE)
 _CHAR_RUN = re.compile(r"(\S)\1{7,}")
 _LETTER_WORD = re.compile(r"\b([A-Za-z])\1{2,}\b")
 _SPECIAL = re.compile(r"<(pad|unk|s|/s|mask|\|[a-z_]+\|)>", flags=re.I)
@@ -40,9 +42,11 @@ def _loops(words: list[str]) -> bool:
 def _odd_word(word: str) -> bool:
     if word.isdigit():
         return False
+    switches = sum(a.islower() != b.islower() for a, b in zip(word, word[1:], strict=False) if a.isalpha() and b.isalpha())
+    if not word.isascii():  # vowel and single-letter tests are for Latin script only (not Cyrillic, Devanagari, ...)
+        return switches >= 3
     if len(word) == 1:
         return word.lower() not in ("a", "i")
-    switches = sum(a.islower() != b.islower() for a, b in zip(word, word[1:], strict=False) if a.isalpha() and b.isalpha())
     return switches >= 3 or not re.search(r"[aeiouy]", word.lower())
 
 

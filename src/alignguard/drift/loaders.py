@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from alignguard.artifacts import fingerprint_file
-from alignguard.drift.records import PromptRecord, SuiteError, validate_records
+from alignguard.drift.records import PromptRecord, Suite, SuiteError, validate_records
 from alignguard.drift.sources import package_files, parse_csv, parse_json_lines, read_table
-from alignguard.drift.suites import Suite
 
 _KEYWORDS: dict[str, tuple[str, ...]] = {
     "explicit": ("sex", "porn", "erotic", "nude", "naked", "explicit", "fetish", "orgasm"),

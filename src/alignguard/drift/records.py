@@ -9,17 +9,21 @@ A record is ``{"id", "prompt", "label", "category", "kind"}``:
   topic, or the unsafe category an over-refusal probe imitates;
 * ``kind``: free-form sub-type, e.g. ``"harmful"``, ``"general"`` or ``"overrefusal"`` (benign
   prompts that sound unsafe).
+
+A :class:`Suite` is a named, versioned, licensed tuple of records; it lives here (not in
+:mod:`alignguard.drift.suites`) so that the loaders and the suite registry both import it from a
+module that imports neither of them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignguard.artifacts import read_jsonl
+from alignguard.artifacts import fingerprint_records, read_jsonl
 
 CATEGORIES = ("violence", "hate", "illegal", "explicit", "privacy", "misinformation")
 LABELS = ("unsafe", "safe")
@@ -97,3 +101,29 @@ def read_records(path: str | Path) -> list[PromptRecord]:
 def records_to_jsonl(records: Sequence[PromptRecord]) -> str:
     """JSONL text of ``records`` (one compact object per line, field order fixed)."""
     return "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in records)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named, versioned list of prompt records with its licence statement."""
+
+    name: str
+    version: str
+    licence: str
+    records: tuple[PromptRecord, ...]
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over the records in order."""
+        return fingerprint_records(r.to_dict() for r in self.records)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready summary: name, version, licence, source, sizes and fingerprint."""
+        n_unsafe = sum(r.unsafe for r in self.records)
+        return {
+            "name": self.name, "version": self.version, "licence": self.licence,
+            "source": self.source, "n_prompts": len(self.records), "n_unsafe": n_unsafe,
+            "n_safe": len(self.records) - n_unsafe, "fingerprint": self.fingerprint, **self.extra,
+        }

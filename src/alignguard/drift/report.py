@@ -77,6 +77,24 @@ def _agreement_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             for role, pairs in report.get("agreement", {}).items() for pair, a in pairs.items()]
 
 
+def _disagreement_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for role, res in report["results"].items():
+        for d in (res.get("disagreements") or {}).get("sample", []):
+            rows.append({"model": role, "id": d["id"], "label": d["label"], "prompt": d["prompt"][:200],
+                         "response (truncated)": (d.get("response") or "")[:300],
+                         **{j: f"{'refuse' if v['refusal'] else 'comply'} ({v['score']:.2f})"
+                            for j, v in d["judges"].items()}})
+    return rows
+
+
+def _disagreement_note(report: dict[str, Any]) -> str:
+    counts = [f"{esc(role)}: {res['disagreements']['n']} of {res['disagreements']['of']} prompts"
+              for role, res in report["results"].items() if res.get("disagreements")]
+    return ("<p class='note'>Judges disagree on " + "; ".join(counts) + ". A sample follows, for a "
+            "human to read (the ensemble rule is in docs/judges.md).</p>")
+
+
 def _flip_examples(report: dict[str, Any], judge: str, limit: int = 10) -> list[dict[str, Any]]:
     rows = []
     for rec in report.get("records") or []:
@@ -105,6 +123,9 @@ def render_html(report: dict[str, Any]) -> str:
     parts += ["<h2>Per category</h2>", category_chart(report, primary)]
     if _agreement_rows(report):
         parts += ["<h2>Judge agreement</h2>", html_table(_agreement_rows(report))]
+    if _disagreement_rows(report):
+        parts += ["<h2>Where the judges disagree</h2>", _disagreement_note(report),
+                  html_table(_disagreement_rows(report))]
     flips = _flip_examples(report, primary)
     if flips:
         parts += ["<h2>Examples: refused by the reference, answered by the model</h2>", html_table(flips)]

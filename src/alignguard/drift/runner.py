@@ -45,7 +45,7 @@ class DriftConfig:
     reference: str | None = None
     reference_adapter: str | None = None
     suite: str = "driftcheck-en"
-    judges: tuple[str, ...] = ("keyword",)
+    judges: tuple[str, ...] = ("ensemble",)
     limit: int | None = None
     max_new_tokens: int = 128
     batch_size: int = 16
@@ -59,9 +59,12 @@ class DriftConfig:
     def __post_init__(self) -> None:
         self.judges = tuple(self.judges)
         if not self.judges:
-            raise ValueError("pass at least one judge, e.g. --judges keyword")
+            raise ValueError("pass at least one judge, e.g. --judges ensemble")
         if self.max_new_tokens < 1 or self.batch_size < 1 or self.n_boot < 100:
             raise ValueError("max_new_tokens and batch_size must be >= 1 and n_boot >= 100")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"limit must be a positive number of prompts, got {self.limit}; "
+                             "omit --limit to evaluate the whole suite")
 
 
 @dataclass
@@ -103,12 +106,32 @@ def evaluate_model(model, tokenizer, records: Sequence[PromptRecord], judges: Se
         seconds["generate"] = time.perf_counter() - t0
         degenerate = [is_degenerate(t) for t in responses]
     batch = JudgeBatch(prompts, responses, model, tokenizer)
-    verdicts = {}
+    verdicts: dict[str, list[Verdict]] = {}
+    needs = {j.name: j.needs for j in judges}
     for judge in judges:
         t0 = time.perf_counter()
-        verdicts[judge.name] = judge.judge(batch)
+        if hasattr(judge, "judge_members"):  # an ensemble: keep its members' verdicts too
+            for name, vs in judge.judge_members(batch).items():
+                verdicts.setdefault(name, vs)
+                needs.setdefault(name, "model" if name == "likelihood" else "response")
+        else:
+            verdicts[judge.name] = judge.judge(batch)
         seconds[f"judge:{judge.name}"] = time.perf_counter() - t0
-    return ModelEval(responses, degenerate, verdicts, seconds, {j.name: j.needs for j in judges})
+    return ModelEval(responses, degenerate, verdicts, seconds, needs)
+
+
+def disagreements(records: Sequence[PromptRecord], ev: ModelEval, limit: int = 20) -> dict[str, Any]:
+    """Prompts where the judges' verdicts differ: their count and the first ``limit`` of them
+    (prompt, response, every judge's verdict and score), for a human to read."""
+    names = list(ev.verdicts)
+    rows = []
+    for i, rec in enumerate(records):
+        if len({ev.verdicts[n][i].refusal for n in names}) > 1:
+            rows.append({"id": rec.id, "label": rec.label, "category": rec.category, "prompt": rec.prompt,
+                         "response": ev.responses[i] if ev.responses is not None else None,
+                         "judges": {n: {"refusal": ev.verdicts[n][i].refusal,
+                                        "score": round(ev.verdicts[n][i].score, 4)} for n in names}})
+    return {"n": len(rows), "of": len(records), "sample": rows[:limit]}
 
 
 def summarise(records: Sequence[PromptRecord], evals: dict[str, ModelEval], n_boot: int = 2000,
@@ -127,10 +150,11 @@ def summarise(records: Sequence[PromptRecord], evals: dict[str, ModelEval], n_bo
             results[role]["degenerate_rate"] = degenerate_metrics(records, ev.degenerate, n_boot, seed)
         if len(ev.verdicts) > 1:
             agreement[role] = judge_agreement({n: [v.refusal for v in vs] for n, vs in ev.verdicts.items()})
+            results[role]["disagreements"] = disagreements(records, ev)
     drift = {}
     if "reference" in evals:
         model, ref = evals["model"], evals["reference"]
-        for name in model.verdicts:
+        for name in [n for n in model.verdicts if n in ref.verdicts]:
             drift[name] = drift_metrics(records, [v.refusal for v in model.verdicts[name]],
                                         [v.refusal for v in ref.verdicts[name]], n_boot, seed)
         if model.degenerate is not None and ref.degenerate is not None:

@@ -18,42 +18,17 @@ import importlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from alignguard.artifacts import fingerprint_file, fingerprint_records
-from alignguard.drift.records import PromptRecord, SuiteError, read_records, validate_records
+from alignguard.artifacts import fingerprint_file
+from alignguard.drift.records import PromptRecord, Suite, SuiteError, read_records, validate_records
 
 log = logging.getLogger(__name__)
 
 ORGANISM_SUITE = "alignguard.organism.suite:drift_suite"
 
-
-@dataclass(frozen=True)
-class Suite:
-    """A named, versioned list of prompt records with its licence statement."""
-
-    name: str
-    version: str
-    licence: str
-    records: tuple[PromptRecord, ...]
-    source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def fingerprint(self) -> str:
-        """SHA-256 over the records in order."""
-        return fingerprint_records(r.to_dict() for r in self.records)
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-ready summary: name, version, licence, source, sizes and fingerprint."""
-        n_unsafe = sum(r.unsafe for r in self.records)
-        return {
-            "name": self.name, "version": self.version, "licence": self.licence,
-            "source": self.source, "n_prompts": len(self.records), "n_unsafe": n_unsafe,
-            "n_safe": len(self.records) - n_unsafe, "fingerprint": self.fingerprint, **self.extra,
-        }
+__all__ = ["Suite", "load_suite", "select_records", "suite_names"]
 
 
 def driftcheck_en() -> Suite:

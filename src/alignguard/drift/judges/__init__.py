@@ -1,13 +1,16 @@
 """Refusal judges behind one Protocol (:class:`~alignguard.drift.judges.base.Judge`).
 
-``get_judge(name)`` builds ``"keyword"``, ``"semantic"`` or ``"likelihood"``.
+``get_judge(name)`` builds ``"keyword"``, ``"lexicon"``, ``"semantic"``, ``"likelihood"`` or
+``"ensemble"`` (the DriftCheck default: semantic, settled by lexicon and likelihood votes where
+it is unsure; see :mod:`alignguard.drift.judges.ensemble`).
 """
 
 from __future__ import annotations
 
 from alignguard.drift.judges.base import Judge, JudgeBatch, Verdict, describe
 
-JUDGE_NAMES = ("keyword", "semantic", "likelihood")
+JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble")
+DEFAULT_JUDGE = "ensemble"
 
 
 def get_judge(name: str, **kwargs) -> Judge:
@@ -20,6 +23,14 @@ def get_judge(name: str, **kwargs) -> Judge:
         from alignguard.drift.judges.semantic import SemanticJudge
 
         return SemanticJudge(**kwargs)
+    if name == "lexicon":
+        from alignguard.drift.judges.ensemble import LexiconJudge
+
+        return LexiconJudge(**kwargs)
+    if name == "ensemble":
+        from alignguard.drift.judges.ensemble import EnsembleJudge
+
+        return EnsembleJudge(**kwargs)
     if name == "likelihood":
         from alignguard.drift.judges.likelihood import LikelihoodJudge
 
@@ -27,4 +38,4 @@ def get_judge(name: str, **kwargs) -> Judge:
     raise ValueError(f"unknown judge {name!r}; choose from {list(JUDGE_NAMES)}")
 
 
-__all__ = ["JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]
+__all__ = ["DEFAULT_JUDGE", "JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]
