@@ -119,3 +119,20 @@ class TrainConfig:
         from alignguard.methods.registry import resolve_reg
 
         return resolve_reg(self.method, self.reg)
+
+    def resolved_alignment(self) -> AlignmentSettings:
+        """The alignment settings after applying the method preset's overrides."""
+        from alignguard.methods.registry import resolve_alignment
+
+        return resolve_alignment(self.method, self.alignment)
+
+    def resolved(self) -> dict:
+        """The config as saved (``config.json``, ``--print-config``): every field, plus
+        ``resolved_reg`` and, when the preset overrides alignment settings, ``resolved_alignment``."""
+        from alignguard.config import to_dict
+        from alignguard.methods.registry import preset_of
+
+        out = {**to_dict(self), "resolved_reg": to_dict(self.resolved_reg())}
+        if preset_of(self.method).alignment:
+            out["resolved_alignment"] = to_dict(self.resolved_alignment())
+        return out

@@ -43,7 +43,7 @@ def prepare_method(cfg, model: torch.nn.Module, tokenizer) -> Method:
     from alignguard.methods.registry import build_method
 
     method = build_method(cfg)
-    method.prepare(prepare_alignment(cfg.alignment, model, tokenizer, needs=sorted(method.needs()),
+    method.prepare(prepare_alignment(cfg.resolved_alignment(), model, tokenizer, needs=sorted(method.needs()),
                                      target_modules=cfg.lora.target_modules, model_name=cfg.model,
                                      seed=cfg.seed))
     return method
