@@ -20,12 +20,15 @@ the last one keeps the saved adapter exactly in the complement.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from alignguard.alignment.prepare import AlignmentArtifacts
 from alignguard.methods.base import Component
 from alignguard.methods.weightspace import local_grad
 
+log = logging.getLogger(__name__)
 
 def project_out(M: torch.Tensor, U: torch.Tensor) -> torch.Tensor:
     """``M (I - U U^T)`` for ``M``: ``r x d_in``, ``U``: ``d_in x k`` orthonormal."""
@@ -65,10 +68,17 @@ class NullSpace(Component):
         missing = sorted(set(self.layers) - set(self.bases or {}))
         if missing:
             raise ValueError(f"no activation subspace for adapted module(s) {missing[:3]}")
+        full = []
         for name, layer in self.layers.items():
             A = layer.lora_A["default"].weight
             self.bases[name] = self.bases[name].to(A.device)
             A.copy_(project_out(A, self.bases[name]))
+            if self.bases[name].shape[1] >= A.shape[1]:
+                full.append(name)
+        if full:
+            log.warning("the alignment inputs span every input direction of %d adapted module(s) "
+                        "(e.g. %s): their adapters cannot train; lower alignment.activation_energy",
+                        len(full), full[0])
 
     def rebind(self, model: torch.nn.Module) -> None:
         from alignguard.targets import lora_layers
@@ -100,4 +110,5 @@ class NullSpace(Component):
 
         for name, layer in lora_layers(model).items():
             A = layer.lora_A["default"].weight
-            A.copy_(project_out(A, self.bases[name]))
+            local = A.to_local() if hasattr(A, "to_local") else A
+            local.copy_(project_out(local, self.bases[name]))
