@@ -125,7 +125,7 @@ def test_asft_penalty_is_the_dense_sum_over_layers(tiny_tokenizer):
 
 def test_lox_factors_give_the_extrapolation():
     V = _rand(14, 10)
-    B, A = lox_factors(V, k=3, alpha=0.8, scale=0.5)
+    B, A = lox_factors(V.double(), k=3, alpha=0.8, scale=0.5)
     U, s, Wt = torch.linalg.svd(V.double())
     ref = 0.8 * U[:, :3] @ torch.diag(s[:3]) @ Wt[:3]
     assert torch.allclose(0.5 * B @ A, ref, atol=1e-10)

@@ -33,13 +33,15 @@ def lox_factors(V: torch.Tensor, k: int, alpha: float, scale: float
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(B_x, A_x)`` (``d_out x k``, ``k x d_in``) with ``scale B_x A_x = alpha SVD_k(V)``.
 
-    Columns beyond ``rank(V)`` (or ``min(d_out, d_in)``) are zero.
+    Computed in ``V``'s dtype (at least float32) on its device. Columns beyond
+    ``min(d_out, d_in)`` are zero.
     """
-    U, s, Wt = torch.linalg.svd(V.detach().double(), full_matrices=False)
+    V = V.detach() if V.dtype == torch.float64 else V.detach().float()
+    U, s, Wt = torch.linalg.svd(V, full_matrices=False)
     m = min(k, s.numel())
-    root = s[:m].sqrt() * math.sqrt(alpha / scale)
-    B = torch.zeros(V.shape[0], k, dtype=torch.float64)
-    A = torch.zeros(k, V.shape[1], dtype=torch.float64)
+    root = s[:m].clamp_min(0).sqrt() * math.sqrt(alpha / scale)
+    B = torch.zeros(V.shape[0], k, dtype=V.dtype, device=V.device)
+    A = torch.zeros(k, V.shape[1], dtype=V.dtype, device=V.device)
     B[:, :m] = U[:, :m] * root
     A[:m] = root[:, None] * Wt[:m]
     return B, A
@@ -81,7 +83,7 @@ class LowRankExtrapolation(Component):
             if A.shape[0] <= self.k:
                 raise ValueError(f"{name}: adapter rank {A.shape[0]} leaves no trainable rank next "
                                  f"to LoX's {self.k}; attach LoRA with r + lox_rank")
-            Bx, Ax = lox_factors(oriented_delta(self.deltas[name], layer), self.k, self.alpha,
+            Bx, Ax = lox_factors(oriented_delta(self.deltas[name], layer).to(A.device), self.k, self.alpha,
                                  float(layer.scaling["default"]))
             B[:, -self.k:] = Bx.to(B)
             A[-self.k:] = Ax.to(A)

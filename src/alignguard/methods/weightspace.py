@@ -47,7 +47,7 @@ class AlignmentMatrix:
         U, s, _ = torch.linalg.svd(V, full_matrices=False)
         k = s.numel() if rank <= 0 else min(rank, s.numel())
         norm = torch.linalg.vector_norm(V).clamp_min(1e-30)
-        c = s[:k] ** 2 / norm if form == "paper" else torch.ones(k)
+        c = s[:k] ** 2 / norm if form == "paper" else torch.ones(k, device=V.device)
         return cls(U[:, :k].contiguous(), c.contiguous())
 
     def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> AlignmentMatrix:
@@ -130,5 +130,5 @@ def alignment_matrices(model: torch.nn.Module, deltas: dict[str, torch.Tensor], 
         B = layer.lora_B["default"].weight
         if V.shape[0] != B.shape[0]:
             raise ValueError(f"{name}: delta {tuple(V.shape)} does not match d_out {B.shape[0]}")
-        out[name] = AlignmentMatrix.from_delta(V, rank, form).to(B.device)
+        out[name] = AlignmentMatrix.from_delta(V.to(B.device), rank, form)  # SVD on B's device
     return out
