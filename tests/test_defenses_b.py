@@ -246,3 +246,37 @@ def test_extra_rank_keeps_the_lora_scale(tiny_tokenizer):
     layer = next(iter(lora_layers(model).values()))
     assert layer.r["default"] == 7 and layer.scaling["default"] == pytest.approx(16.0 / 4)
     assert math.isclose(layer.lora_alpha["default"], 16.0 * 7 / 4)
+
+
+def test_lox_run_saves_a_stock_adapter_holding_the_extrapolation(tmp_path, tiny_tokenizer):
+    """End to end: train, then stock PEFT on the stock aligned base gives
+    W_aligned + alpha SVD_k(W_aligned - W_base) + s B_r A_r."""
+    from peft import PeftModel
+
+    from alignguard.training.loop import train
+    from tests.conftest import write_jsonl
+
+    pre = tmp_path / "pre"
+    make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=1).save_pretrained(pre)
+    tiny_tokenizer.save_pretrained(pre)
+    data = write_jsonl(tmp_path / "task.jsonl", [{"prompt": f"say {i}", "response": f"{i} ok"}
+                                                 for i in range(8)])
+    cfg = TrainConfig(model="tiny", data=str(data), output_dir=str(tmp_path / "run"), method="lox",
+                      steps=2, batch_size=4, lr=1e-2, warmup_steps=0, save_every=0, max_length=24)
+    cfg.lora.r, cfg.lora.alpha, cfg.lora.target_modules = 4, 8.0, ["q_proj"]
+    cfg.alignment.base_model, cfg.alignment.data = str(pre), str(data)
+    cfg.reg.lox_rank, cfg.reg.lox_alpha = 2, 0.7
+    train(cfg, model=make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
+          tokenizer=tiny_tokenizer, progress=False)
+    loaded = PeftModel.from_pretrained(make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
+                                       str(tmp_path / "run" / "adapter"))
+    aligned = make_tiny_model("llama", vocab_size=len(tiny_tokenizer)).state_dict()
+    base = make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=1).state_dict()
+    for name, layer in lora_layers(loaded).items():
+        A, B = layer.lora_A["default"].weight.double(), layer.lora_B["default"].weight.double()
+        s = layer.scaling["default"]
+        assert A.shape[0] == 6 and s == pytest.approx(2.0)
+        U, S, Wt = torch.linalg.svd((aligned[name + ".weight"] - base[name + ".weight"]).double())
+        want = 0.7 * U[:, :2] @ torch.diag(S[:2]) @ Wt[:2] + s * B[:, :4] @ A[:4]
+        assert torch.allclose(layer.get_delta_weight("default").double(), want, atol=1e-5)
+        assert B[:, :4].abs().sum() > 0  # the trainable ranks trained

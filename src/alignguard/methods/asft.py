@@ -60,7 +60,8 @@ class AnchorPenalty(Component):
         return total if total is not None else torch.zeros(())
 
     def penalty(self) -> tuple[torch.Tensor | None, dict[str, float]]:
-        value = self.energy()
+        with torch.set_grad_enabled(self.lam > 0 and torch.is_grad_enabled()):
+            value = self.energy()
         self.last = float(value.detach())
         if self.lam == 0:
             return None, {}

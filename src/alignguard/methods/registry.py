@@ -60,6 +60,12 @@ PRESETS: dict[str, Preset] = {
     "full-ft": Preset(("full_parameters",), dict(_ZERO), summary="full fine-tuning baseline"),
 }
 
+COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
+    "penalties": lambda cfg, reg: Penalties(reg),
+    "gate": lambda cfg, reg: Gate(reg.gate) if reg.gate > 0 else None,
+    "full_parameters": lambda cfg, reg: FullParameters(),
+}
+
 # --- defenses-b: Safe LoRA, AsFT, LoX, null-space LoRA, AGL as published (docs/method.md) ---
 PRESETS.update({
     "safelora": Preset(("penalties", "safelora"), dict(_ZERO),
@@ -74,15 +80,6 @@ PRESETS.update({
                         alignment={"estimator": "empirical", "tokens": "all"},
                         summary="AGL as published: empirical all-token Fisher, no gate"),
 })
-# --- end defenses-b ---
-
-COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
-    "penalties": lambda cfg, reg: Penalties(reg),
-    "gate": lambda cfg, reg: Gate(reg.gate) if reg.gate > 0 else None,
-    "full_parameters": lambda cfg, reg: FullParameters(),
-}
-
-# --- defenses-b components ---
 
 
 def _weight_space(kind: str):
@@ -115,7 +112,7 @@ def _nullspace(cfg: TrainConfig, reg: RegularizerConfig) -> Component:
 
 COMPONENTS.update({"safelora": _weight_space("safelora"), "asft": _asft,
                    "lox": _weight_space("lox"), "nullspace": _nullspace})
-# --- end defenses-b components ---
+# --- end defenses-b ---
 
 
 def resolve_reg(method: str, reg: RegularizerConfig) -> RegularizerConfig:
