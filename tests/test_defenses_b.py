@@ -3,6 +3,7 @@ computation of its published formula (docs/method.md, "Published defenses")."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -282,3 +283,21 @@ def test_lox_run_saves_a_stock_adapter_holding_the_extrapolation(tmp_path, tiny_
         want = 0.7 * U[:, :2] @ torch.diag(S[:2]) @ Wt[:2] + s * B[:, :4] @ A[:4]
         assert torch.allclose(layer.get_delta_weight("default").double(), want, atol=1e-5)
         assert B[:, :4].abs().sum() > 0  # the trainable ranks trained
+
+
+def test_agl_paper_preflight_needs_no_rejected_replies(tmp_path):
+    """The empirical Fisher the preset forces needs no preference pairs (the default would)."""
+    from alignguard.data import DataError
+    from alignguard.training.preflight import check_inputs
+    from tests.conftest import write_jsonl
+
+    rows = write_jsonl(tmp_path / "align.jsonl", [{"prompt": "p", "response": "r"}])
+    kw = dict(model="organism", data=str(rows), device="cpu")
+    cfg = TrainConfig(method="agl-paper", **kw)
+    cfg.alignment.data = str(rows)
+    with pytest.raises(DataError, match="rejected"):
+        other = TrainConfig(method="agl-no-gate", **kw)
+        other.alignment.data = str(rows)
+        check_inputs(other)
+    with contextlib.suppress(FileNotFoundError):  # the organism may be absent; pairs came first
+        check_inputs(cfg)
