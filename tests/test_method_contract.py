@@ -2,7 +2,9 @@
 PEFT adapter, and resumes bit-exactly after a crash.
 
 Adding a defense adds one row here (a preset in ``alignguard.methods.registry.PRESETS``); the
-test below runs every preset, so a new one is covered as soon as it is registered.
+test below runs every preset, so a new one is covered as soon as it is registered. Methods that
+anchor on ``W_aligned - W_base`` (``"deltas"``) get a saved tiny model with other weights (seed 1)
+as ``alignment.base_model``; every preset is given it (the others ignore it).
 """
 
 from __future__ import annotations
