@@ -63,7 +63,7 @@ class AlignmentMatrix:
         return self.U @ torch.diag(self.c) @ self.U.T
 
 
-def _gram_products(C: AlignmentMatrix, A: torch.Tensor, B: torch.Tensor
+def _gram_products(C: AlignmentMatrix, B: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(B^T B, P^T diag(c) P, P^T diag(c^2) P)`` with ``P = U^T B`` (all ``r x r``)."""
     U, c = C.U.to(B), C.c.to(B)
@@ -82,7 +82,7 @@ def cosine_CdW(C: AlignmentMatrix, A: torch.Tensor, B: torch.Tensor) -> float:
     with torch.no_grad():
         A, B = A.detach().float(), B.detach().float()
         G = A @ A.T
-        BB, BCB, BC2B = _gram_products(C, A, B)
+        BB, BCB, BC2B = _gram_products(C, B)
         inner, cba2, ba2 = (BCB * G).sum(), (BC2B * G).sum(), (BB * G).sum()
         denom = (cba2.clamp_min(0) * ba2.clamp_min(0)).sqrt()
         return 1.0 if float(denom) <= 1e-30 else float(inner / denom)
@@ -96,7 +96,7 @@ def perp_energy(C: AlignmentMatrix, A: torch.Tensor, B: torch.Tensor, scale: flo
 
     Cost ``O(d_out k r + d_out r^2 + d_in r^2)``; no ``d_out x d_in`` product.
     """
-    BB, BCB, BC2B = _gram_products(C, A, B)
+    BB, BCB, BC2B = _gram_products(C, B)
     return scale * scale * ((BB - 2.0 * BCB + BC2B) * (A @ A.T)).sum()
 
 
