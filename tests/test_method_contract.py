@@ -2,7 +2,9 @@
 PEFT adapter, and resumes bit-exactly after a crash.
 
 Adding a defense adds one row here (a preset in ``alignguard.methods.registry.PRESETS``); the
-test below runs every preset, so a new one is covered as soon as it is registered.
+test below runs every preset, so a new one is covered as soon as it is registered. Methods that
+anchor on ``W_aligned - W_base`` (``"deltas"``) get a saved tiny model with other weights (seed 1)
+as ``alignment.base_model``; every preset is given it (the others ignore it).
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ ALIGN += [{"prompt": f"how do I bake bread number {i}?", "response": f"Mix flour
            "rejected": "I can't help with that."} for i in range(6)]
 
 
-def _cfg(tmp_path, data, align, method: str, name: str, **kw) -> TrainConfig:
+def _cfg(tmp_path, data, align, method: str, name: str, base: str | None = None,
+         **kw) -> TrainConfig:
     settings = dict(model="tiny", data=str(data), output_dir=str(tmp_path / name), method=method,
                     steps=3, batch_size=4, lr=1e-2, warmup_steps=1, log_every=1, save_every=0,
                     seed=0, max_length=48, replay_fraction=0.2)
     cfg = TrainConfig(**{**settings, **kw})
     cfg.lora.r, cfg.lora.dropout = 4, 0.1  # dropout: the global RNG stream must resume exactly
     cfg.alignment.data = str(align)
+    cfg.alignment.base_model = base  # the pre-alignment weights of methods needing "deltas"
     cfg.alignment.max_rank, cfg.alignment.batch_size = 4, 4
     cfg.alignment.directions, cfg.alignment.direction_rank = 2, 2
     cfg.reg.lam_D = 1.0  # every penalty term weighted where the preset keeps it
@@ -55,10 +59,19 @@ def files(tmp_path_factory):
     return task, write_jsonl(root / "align.jsonl", ALIGN)
 
 
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory, tiny_tokenizer):
+    """A saved tiny model with other weights (seed 1): the "pre-alignment" model of "tiny"."""
+    root = tmp_path_factory.mktemp("pre-aligned")
+    make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=1).save_pretrained(root)
+    tiny_tokenizer.save_pretrained(root)
+    return str(root)
+
+
 @pytest.mark.parametrize("method", sorted(PRESETS))
-def test_method_contract(method, tmp_path, tiny_tokenizer, files):
+def test_method_contract(method, tmp_path, tiny_tokenizer, files, base_model):
     task, align = files
-    cfg = _cfg(tmp_path, task, align, method, "full")
+    cfg = _cfg(tmp_path, task, align, method, "full", base=base_model)
     trains = build_method(cfg).trains
     base = {n: p.detach().clone() for n, p in make_tiny_model("llama", vocab_size=len(tiny_tokenizer)).named_parameters()}
     full = _run(cfg, tiny_tokenizer)
@@ -79,7 +92,7 @@ def test_method_contract(method, tmp_path, tiny_tokenizer, files):
         assert changed and (full.output_dir / "model" / "config.json").is_file()
 
     # killed after a checkpoint, resumed: bit-exact
-    crashed = _cfg(tmp_path, task, align, method, "crash", save_every=2)
+    crashed = _cfg(tmp_path, task, align, method, "crash", base=base_model, save_every=2)
 
     def crash(step, model):
         if step == 3:

@@ -23,7 +23,7 @@ from alignguard.data import Example, contrastive_examples, encoded_batches, fing
 from alignguard.parallel import dist_info, is_main_process, shard_batch
 
 log = logging.getLogger(__name__)
-NEEDS = ("fisher", "directions", "preference", "deltas", "examples")
+NEEDS = ("fisher", "directions", "preference", "deltas", "examples", "activations")
 _SETTINGS_KEYS = ("tokens", "estimator", "explained_variance", "max_rank")
 
 
@@ -40,6 +40,9 @@ class AlignmentArtifacts:
         deltas: module name -> ``W_aligned - W_base`` (float32, CPU) for the adapted modules.
         tokenizer: the model's tokenizer (components that encode alignment rows use it).
         target_names: the adapted modules (relative to the base model).
+        activations: module name -> ``U`` (``d_in x k``, float32, CPU), the leading eigenvectors
+            of the module's input covariance on the alignment rows holding
+            ``settings.activation_energy`` of its spectrum (:mod:`alignguard.alignment.activations`).
     """
 
     spec: str | None = None
@@ -50,6 +53,7 @@ class AlignmentArtifacts:
     deltas: dict[str, torch.Tensor] | None = None
     tokenizer: object | None = None
     target_names: list[str] = field(default_factory=list)
+    activations: dict[str, torch.Tensor] | None = None
 
 
 def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, tokenizer, *,
@@ -64,7 +68,7 @@ def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, token
         tokenizer: its tokenizer.
         needs: subset of :data:`NEEDS`: ``"fisher"``, ``"directions"``, ``"preference"``,
             ``"deltas"`` (alignment deltas against ``settings.base_model``), ``"examples"`` (the
-            alignment rows only).
+            alignment rows only), ``"activations"`` (input subspaces on the alignment rows).
         target_modules: the adapter's target modules (a preset or suffixes; LoraSettings).
         model_name: the model's name (recorded in the Fisher metadata).
         seed: seed of the sampled Fisher estimator.
@@ -106,6 +110,13 @@ def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, token
             max_length=settings.max_length))
         if cache_dir is not None and is_main_process():
             out.basis.save(cache_dir)
+    if "activations" in needs:
+        from alignguard.alignment.activations import activation_bases
+
+        out.activations = activation_bases(
+            model, out.examples[: settings.activation_examples], tokenizer, target_names,
+            energy=settings.activation_energy, batch_size=settings.batch_size,
+            max_length=settings.max_length)
     if "preference" in needs:
         from alignguard.alignment.gate import AlignmentGate
 

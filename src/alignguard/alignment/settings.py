@@ -40,6 +40,10 @@ class AlignmentSettings:
         direction_rank: rank kept of each direction.
         direction_examples: rows of the direction estimate.
         gate_examples: preference pairs of the alignment gate's direction.
+        activation_energy: ``"activations"`` (the ``nullspace`` method): eigenvalue mass of each
+            adapted module's input covariance on the alignment rows kept as its protected
+            subspace, in (0, 1] (GPM's threshold; 0.95-0.99 typical).
+        activation_examples: rows of the activation estimate.
     """
 
     data: str | None = None
@@ -56,6 +60,8 @@ class AlignmentSettings:
     direction_rank: int = 8
     direction_examples: int = 64
     gate_examples: int = 64
+    activation_energy: float = 0.97
+    activation_examples: int = 64
 
     def __post_init__(self) -> None:
         if self.tokens not in TOKEN_MODES:
@@ -65,9 +71,11 @@ class AlignmentSettings:
         if not 0.0 < self.explained_variance <= 1.0:
             raise ValueError(f"explained_variance must be in (0, 1], got {self.explained_variance}")
         for name in ("max_rank", "batch_size", "max_examples", "directions", "direction_rank",
-                     "direction_examples", "gate_examples"):
+                     "direction_examples", "gate_examples", "activation_examples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.activation_energy <= 1.0:
+            raise ValueError(f"activation_energy must be in (0, 1], got {self.activation_energy}")
         if self.max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {self.max_length}")
 

@@ -11,6 +11,9 @@ hook                  when, and an example
                       bases, weight-space directions, the gate's preference direction), then
                       receive them (:func:`alignguard.alignment.prepare.prepare_alignment`).
 ``examples``          data, before encoding: alignment replay mixes rows in; filters drop some.
+``extra_rank``        before the adapter is attached: LoRA ranks the component needs on top
+                      of ``lora.r`` (LoX's frozen extrapolation); the loop attaches rank
+                      ``r + sum(extra)`` with ``lora_alpha`` scaled so ``alpha / r`` is kept.
 ``before_training``   weights, once the trainable model exists (adapter attached, not yet
                       wrapped): bind to its parameters; pre-harden weights.
 ``rebind``            after a wrapper replaced parameter objects (FSDP2's ``fully_shard``).
@@ -62,6 +65,10 @@ class Component:
     def examples(self, rows: list[Example], seed: int) -> list[Example]:
         """The training rows (data hook); the default keeps them."""
         return rows
+
+    def extra_rank(self) -> int:
+        """Adapter ranks this component uses on top of ``lora.r`` (default 0)."""
+        return 0
 
     def before_training(self, model: torch.nn.Module) -> None:
         """Bind to (or change) the trainable model's weights before the first step."""
@@ -124,6 +131,10 @@ class Method:
         for c in self.components:
             rows = c.examples(rows, seed)
         return rows
+
+    def extra_rank(self) -> int:
+        """Sum of the components' extra adapter ranks."""
+        return sum(c.extra_rank() for c in self.components)
 
     def before_training(self, model: torch.nn.Module) -> None:
         for c in self.components:

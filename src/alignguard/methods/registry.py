@@ -32,12 +32,15 @@ class Preset:
         reg: regularizer overrides the preset forces (the user's value is replaced).
         defaults: regularizer values used when the user left that weight at 0.
         summary: one line for ``--help`` and the docs.
+        alignment: ``AlignmentSettings`` overrides the preset forces (e.g. the estimator), applied
+            by :func:`resolve_alignment` and shown as ``resolved_alignment`` in the config.
     """
 
     components: tuple[str, ...]
     reg: dict[str, float] = field(default_factory=dict)
     defaults: dict[str, float] = field(default_factory=dict)
     summary: str = ""
+    alignment: dict[str, Any] = field(default_factory=dict)
 
 
 PRESETS: dict[str, Preset] = {
@@ -63,6 +66,54 @@ COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | Non
     "full_parameters": lambda cfg, reg: FullParameters(),
 }
 
+# --- defenses-b: Safe LoRA, AsFT, LoX, null-space LoRA, AGL as published (docs/method.md) ---
+PRESETS.update({
+    "safelora": Preset(("penalties", "safelora"), dict(_ZERO),
+                       summary="Safe LoRA: post-hoc B <- C B where cos(C dW, dW) < tau"),
+    "asft": Preset(("penalties", "asft"), dict(_ZERO),
+                   summary="AsFT: task + lam_perp ||(I - C) dW||^2"),
+    "lox": Preset(("penalties", "lox"), dict(_ZERO),
+                  summary="LoX: W_aligned + alpha SVD_k(W_aligned - W_base) as frozen adapter ranks"),
+    "nullspace": Preset(("penalties", "nullspace"), dict(_ZERO),
+                        summary="A kept orthogonal to the alignment prompts' input subspace"),
+    "agl-paper": Preset(("penalties",), {"gate": 0.0},
+                        alignment={"estimator": "empirical", "tokens": "all"},
+                        summary="AGL as published: empirical all-token Fisher, no gate"),
+})
+
+
+def _weight_space(kind: str):
+    def build(cfg: TrainConfig, reg: RegularizerConfig) -> Component:
+        if cfg.distributed == "fsdp2":
+            raise ValueError(f"method {cfg.method!r} ({kind}) does not run under FSDP2 yet; use "
+                             "distributed: ddp")
+        if kind == "lox" and cfg.weight_decay > 0:
+            raise ValueError("lox keeps frozen adapter ranks that AdamW weight decay would shrink; "
+                             "set weight_decay: 0")
+        from alignguard.methods import lox, safelora
+
+        if kind == "lox":
+            return lox.LowRankExtrapolation(reg.lox_rank, reg.lox_alpha)
+        return safelora.SafeLoRA(reg.safe_tau, reg.safe_layers, reg.safe_rank, reg.safe_form)
+    return build
+
+
+def _asft(cfg: TrainConfig, reg: RegularizerConfig) -> Component:
+    from alignguard.methods.asft import AnchorPenalty
+
+    return AnchorPenalty(reg.lam_perp, reg.safe_rank, reg.safe_form)
+
+
+def _nullspace(cfg: TrainConfig, reg: RegularizerConfig) -> Component:
+    from alignguard.methods.nullspace import NullSpace
+
+    return NullSpace()
+
+
+COMPONENTS.update({"safelora": _weight_space("safelora"), "asft": _asft,
+                   "lox": _weight_space("lox"), "nullspace": _nullspace})
+# --- end defenses-b ---
+
 
 def resolve_reg(method: str, reg: RegularizerConfig) -> RegularizerConfig:
     """``reg`` with preset ``method``'s overrides and defaults applied."""
@@ -70,6 +121,12 @@ def resolve_reg(method: str, reg: RegularizerConfig) -> RegularizerConfig:
     changes = dict(preset.reg)
     changes.update({k: v for k, v in preset.defaults.items() if getattr(reg, k) == 0})
     return dataclasses.replace(reg, **changes)
+
+
+def resolve_alignment(method: str, settings):
+    """``settings`` (``AlignmentSettings``) with preset ``method``'s alignment overrides."""
+    overrides = preset_of(method).alignment
+    return dataclasses.replace(settings, **overrides) if overrides else settings
 
 
 def preset_of(method: str) -> Preset:

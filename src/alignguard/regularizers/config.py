@@ -65,6 +65,16 @@ class RegularizerConfig:
             ``d_out * d_in``, "none" is paper-literal.
         weights: weights of plug-in terms registered with ``@register`` (by name); the built-in
             terms are weighted by the ``lam_*`` fields above.
+        safe_rank: ``safelora``/``asft``: singular directions of ``V = W_aligned - W_base`` kept
+            in the alignment matrix ``C = V V^T / ||V||_F`` (factored; 0 keeps all).
+        safe_form: ``safelora``/``asft``: "paper" (``C = V V^T / ||V||_F`` as published) or
+            "projector" (``C = U_k U_k^T``, the orthogonal projector onto the same directions).
+        safe_tau: ``safelora``: project a layer when ``cos(C dW, dW) < safe_tau``.
+        safe_layers: ``safelora``: when > 0, project instead the ``safe_layers`` layers of
+            lowest similarity (``safe_tau`` ignored).
+        lam_perp: ``asft``: weight of ``||(I - C) dW||_F^2`` summed over adapted layers.
+        lox_rank: ``lox``: top-``k`` singular directions of ``W_aligned - W_base`` extrapolated.
+        lox_alpha: ``lox``: extrapolation factor (``W_aligned + alpha SVD_k(W_aligned - W_base)``).
     """
 
     lam_A: float = 1.0
@@ -87,6 +97,13 @@ class RegularizerConfig:
     reduction: str = "sum"
     norm: str = "none"
     weights: dict[str, float] = field(default_factory=dict)
+    safe_rank: int = 64
+    safe_form: str = "paper"
+    safe_tau: float = 0.5
+    safe_layers: int = 0
+    lam_perp: float = 1.0
+    lox_rank: int = 6
+    lox_alpha: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("lam_A", "lam_D", "lam_T", "lam_NC", "lam_ewc", "gate", "riem_beta", "riem_eps"):
@@ -109,6 +126,13 @@ class RegularizerConfig:
         _check_choice("geo_form", self.geo_form, GEO_FORMS)
         _check_choice("reduction", self.reduction, REDUCTIONS)
         _check_choice("norm", self.norm, NORMS)
+        _check_choice("safe_form", self.safe_form, ("paper", "projector"))
+        for name in ("safe_rank", "safe_layers", "lox_rank"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not (self.lam_perp >= 0 and self.lox_alpha >= 0 and -1.0 <= self.safe_tau <= 1.0):
+            raise ValueError(f"need lam_perp >= 0, lox_alpha >= 0 and safe_tau in [-1, 1], got "
+                             f"{self.lam_perp}, {self.lox_alpha}, {self.safe_tau}")
         bad = {k: v for k, v in self.weights.items() if not float(v) >= 0}
         if bad:
             raise ValueError(f"weights of plug-in terms must be >= 0, got {bad}")

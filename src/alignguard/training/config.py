@@ -36,7 +36,7 @@ class TrainConfig:
         data: task data: a JSONL path or ``scenario:NAME`` (organism drift scenarios).
         output_dir: run folder (checkpoints, adapter, logs, config, provenance).
         method: a method preset (alignguard.methods.registry.PRESETS): lora, agl, the agl-no-*
-            ablations, ewc, full-ft.
+            ablations, agl-paper, ewc, full-ft, safelora, asft, lox, nullspace.
         alignment: the alignment data and what is estimated from it at the aligned weights.
         lora: the LoRA adapter.
         reg: weights and options of the method's components (penalties, gate threshold).
@@ -119,3 +119,20 @@ class TrainConfig:
         from alignguard.methods.registry import resolve_reg
 
         return resolve_reg(self.method, self.reg)
+
+    def resolved_alignment(self) -> AlignmentSettings:
+        """The alignment settings after applying the method preset's overrides."""
+        from alignguard.methods.registry import resolve_alignment
+
+        return resolve_alignment(self.method, self.alignment)
+
+    def resolved(self) -> dict:
+        """The config as saved (``config.json``, ``--print-config``): every field, plus
+        ``resolved_reg`` and, when the preset overrides alignment settings, ``resolved_alignment``."""
+        from alignguard.config import to_dict
+        from alignguard.methods.registry import preset_of
+
+        out = {**to_dict(self), "resolved_reg": to_dict(self.resolved_reg())}
+        if preset_of(self.method).alignment:
+            out["resolved_alignment"] = to_dict(self.resolved_alignment())
+        return out

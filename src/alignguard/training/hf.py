@@ -39,11 +39,17 @@ from alignguard.regularizers import RegularizerConfig
 
 
 def prepare_method(cfg, model: torch.nn.Module, tokenizer) -> Method:
-    """The method of ``cfg`` (a TrainConfig) prepared at ``model``'s current (aligned) weights."""
+    """The method of ``cfg`` (a TrainConfig) prepared at ``model``'s current (aligned) weights.
+
+    A method whose components ask for extra adapter ranks (``method.extra_rank() > 0``: LoX)
+    needs the adapter attached with them: ``trainable_model(cfg, model, method.trains,
+    method.extra_rank())`` from :mod:`alignguard.training.loop` does that.
+    """
     from alignguard.methods.registry import build_method
 
     method = build_method(cfg)
-    method.prepare(prepare_alignment(cfg.alignment, model, tokenizer, needs=sorted(method.needs()),
+    method.prepare(prepare_alignment(cfg.resolved_alignment(), model, tokenizer,
+                                     needs=sorted(method.needs()),
                                      target_modules=cfg.lora.target_modules, model_name=cfg.model,
                                      seed=cfg.seed))
     return method

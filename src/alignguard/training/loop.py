@@ -30,7 +30,6 @@ import torch
 from alignguard.alignment.basis import AlignmentBasis
 from alignguard.alignment.prepare import prepare_alignment
 from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
-from alignguard.config import to_dict
 from alignguard.data import encode_examples, fingerprint_examples, iterate_batches, pad_id_of
 from alignguard.methods.base import Method
 from alignguard.methods.objective import check_finite, check_finite_weights
@@ -77,8 +76,14 @@ def warmup_schedule(warmup: int, total: int, schedule: str = "cosine") -> Callab
     return factor
 
 
-def trainable_model(cfg: TrainConfig, model: torch.nn.Module, trains: str) -> torch.nn.Module:
-    """Attach LoRA (seeded by ``lora.init_seed`` or the run seed), or unfreeze every weight."""
+def trainable_model(cfg: TrainConfig, model: torch.nn.Module, trains: str,
+                    extra_rank: int = 0) -> torch.nn.Module:
+    """Attach LoRA (seeded by ``lora.init_seed`` or the run seed), or unfreeze every weight.
+
+    ``extra_rank``: ranks a method's components use on top of ``lora.r`` (``Method.extra_rank``):
+    the adapter gets rank ``r + extra_rank`` and ``lora_alpha`` scaled so that the LoRA scale
+    stays the configured one (``alpha / r``, or ``alpha / sqrt(r)`` with ``use_rslora``).
+    """
     if trains == "all":
         for p in model.parameters():
             p.requires_grad_(True)
@@ -88,6 +93,10 @@ def trainable_model(cfg: TrainConfig, model: torch.nn.Module, trains: str) -> to
     import dataclasses
 
     lora = cfg.lora if cfg.lora.init_seed is not None else dataclasses.replace(cfg.lora, init_seed=cfg.seed)
+    if extra_rank > 0:
+        ratio = (lora.r + extra_rank) / lora.r
+        ratio = math.sqrt(ratio) if lora.extra.get("use_rslora") else ratio
+        lora = dataclasses.replace(lora, r=lora.r + extra_rank, alpha=lora.alpha * ratio)
     return attach_lora(model, lora)
 
 
@@ -143,13 +152,13 @@ def _run(cfg, method, accelerator, folder, given, progress, callbacks) -> TrainR
         model, tokenizer = load_model(cfg.model, dtype=cfg.dtype, device=accelerator.device)
     out = folder.path
     artifacts = prepare_alignment(
-        cfg.alignment, model, tokenizer, needs=sorted(method.needs()),
+        cfg.resolved_alignment(), model, tokenizer, needs=sorted(method.needs()),
         target_modules=cfg.lora.target_modules, model_name=cfg.model, seed=cfg.seed,
         cache_dir=out / "fisher", basis=basis)
     method.prepare(artifacts)
     rows, prints = training_rows(cfg, method)
     encoded = encode_examples(tokenizer, rows, cfg.max_length)
-    model = trainable_model(cfg, model, method.trains)
+    model = trainable_model(cfg, model, method.trains, method.extra_rank())
     method.before_training(model)
     if cfg.distributed == "fsdp2":
         from alignguard.training.distributed import shard_fsdp2
@@ -241,7 +250,7 @@ def _save_final(out: Path, model, tokenizer, cfg: TrainConfig, prints: dict,
         model.save_pretrained(tmp, **({} if full else {"state_dict": state}))
         if full:
             tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / "alignguard_config.json", {**to_dict(cfg), "resolved_reg": to_dict(cfg.resolved_reg())})
+        atomic_write_json(tmp / "alignguard_config.json", cfg.resolved())
         atomic_write_json(tmp / "provenance.json", provenance(seed=cfg.seed, data=prints))
     log.info("saved %s", out)
 

@@ -41,7 +41,8 @@ def check_inputs(cfg: TrainConfig) -> None:
 def _check_pairs(cfg: TrainConfig, needs: set[str], rows) -> None:
     from alignguard.data import DataError
 
-    contrastive = "fisher" in needs and cfg.alignment.estimator == "contrastive" and not cfg.alignment.fisher
+    settings = cfg.resolved_alignment()  # a preset may force the estimator (agl-paper)
+    contrastive = "fisher" in needs and settings.estimator == "contrastive" and not settings.fisher
     if not (contrastive or "preference" in needs):
         return
     pairs = [r for r in rows if r.rejected is not None]

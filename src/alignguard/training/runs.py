@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from alignguard.artifacts import atomic_write_json, atomic_write_text, provenance
-from alignguard.config import to_dict
 
 log = logging.getLogger(__name__)
 ARTIFACTS = ("config.json", "provenance.json", "log.jsonl", "checkpoints", "adapter", "model",
@@ -43,7 +42,7 @@ class RunFolder:
 
     def __init__(self, path: Path, cfg, main: bool = True) -> None:
         self.path, self.cfg, self.main = Path(path), cfg, main
-        self.record = {**to_dict(cfg), "resolved_reg": to_dict(cfg.resolved_reg())}
+        self.record = cfg.resolved()
 
     @contextlib.contextmanager
     def claim(self, overwrite: bool = False) -> Iterator[RunFolder]:
