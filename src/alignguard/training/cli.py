@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alignguard.config import from_dict, load_config, to_dict
+from alignguard.config import from_dict, load_config
 from alignguard.training.config import TrainConfig
 
 
@@ -39,7 +39,7 @@ def train_command(config: str | None = None, train: TrainConfig | None = None,
     """
     cfg = build_train_config(config, train if isinstance(train, dict) else None)
     if print_config:
-        print(json.dumps({**to_dict(cfg), "resolved_reg": to_dict(cfg.resolved_reg())}, indent=2))
+        print(json.dumps(cfg.record(), indent=2))
         return 0
     from alignguard.training.loop import train as run_training
     from alignguard.training.preflight import check_inputs

@@ -40,7 +40,8 @@ class TrainConfig:
         alignment: the alignment data and what is estimated from it at the aligned weights.
         lora: the LoRA adapter.
         reg: weights and options of the method's components (penalties, gate threshold).
-        replay_fraction: fraction of alignment-replay rows mixed into the task data.
+        replay_fraction: fraction of alignment-replay rows mixed into the task data (0: none,
+            or the preset's own default: ``replay`` uses 0.1; see :meth:`resolved_replay_fraction`).
         replay_data: replay rows (JSONL or ``organism:alignment``); default: the alignment data.
         steps: optimizer steps.
         batch_size: rows per micro-batch (global across processes).
@@ -119,3 +120,18 @@ class TrainConfig:
         from alignguard.methods.registry import resolve_reg
 
         return resolve_reg(self.method, self.reg)
+
+    def resolved_replay_fraction(self) -> float:
+        """The replay fraction the run uses (``replay_fraction``, or the preset's default)."""
+        from alignguard.methods.registry import resolve_replay_fraction
+
+        return resolve_replay_fraction(self.method, self.replay_fraction)
+
+    def record(self) -> dict:
+        """The config as recorded in ``config.json`` and printed by ``--print-config``: every
+        field plus what the method preset resolves (``resolved_reg``,
+        ``resolved_replay_fraction``)."""
+        from alignguard.config import to_dict
+
+        return {**to_dict(self), "resolved_reg": to_dict(self.resolved_reg()),
+                "resolved_replay_fraction": self.resolved_replay_fraction()}

@@ -30,7 +30,6 @@ import torch
 from alignguard.alignment.basis import AlignmentBasis
 from alignguard.alignment.prepare import prepare_alignment
 from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
-from alignguard.config import to_dict
 from alignguard.data import encode_examples, fingerprint_examples, iterate_batches, pad_id_of
 from alignguard.methods.base import Method
 from alignguard.methods.objective import check_finite, check_finite_weights
@@ -241,7 +240,7 @@ def _save_final(out: Path, model, tokenizer, cfg: TrainConfig, prints: dict,
         model.save_pretrained(tmp, **({} if full else {"state_dict": state}))
         if full:
             tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / "alignguard_config.json", {**to_dict(cfg), "resolved_reg": to_dict(cfg.resolved_reg())})
+        atomic_write_json(tmp / "alignguard_config.json", cfg.record())
         atomic_write_json(tmp / "provenance.json", provenance(seed=cfg.seed, data=prints))
     log.info("saved %s", out)
 

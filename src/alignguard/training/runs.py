@@ -25,13 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from alignguard.artifacts import atomic_write_json, atomic_write_text, provenance
-from alignguard.config import to_dict
 
 log = logging.getLogger(__name__)
 ARTIFACTS = ("config.json", "provenance.json", "log.jsonl", "checkpoints", "adapter", "model",
              "fisher", ".lock")
 # fields a continued run may change: its length, cadence and where it lives
 MAY_CHANGE = ("steps", "resume", "output_dir", "log_every", "save_every", "keep_checkpoints")
+# recorded but not compared: follows from fields that are (method, replay_fraction), and run
+# folders written before it existed lack it
+DERIVED = ("resolved_replay_fraction",)
 
 
 class RunFolderError(RuntimeError):
@@ -43,7 +45,7 @@ class RunFolder:
 
     def __init__(self, path: Path, cfg, main: bool = True) -> None:
         self.path, self.cfg, self.main = Path(path), cfg, main
-        self.record = {**to_dict(cfg), "resolved_reg": to_dict(cfg.resolved_reg())}
+        self.record = cfg.record()
 
     @contextlib.contextmanager
     def claim(self, overwrite: bool = False) -> Iterator[RunFolder]:
@@ -187,7 +189,7 @@ class RunFolder:
 def _differences(before: dict, now: dict, prefix: str = "") -> list[str]:
     out = []
     for key in sorted(set(before) | set(now)):
-        if not prefix and key in MAY_CHANGE:
+        if not prefix and key in MAY_CHANGE + DERIVED:
             continue
         a, b = before.get(key), now.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
