@@ -65,8 +65,6 @@ class RegularizerConfig:
             ``d_out * d_in``, "none" is paper-literal.
         weights: weights of plug-in terms registered with ``@register`` (by name); the built-in
             terms are weighted by the ``lam_*`` fields above.
-
-        --- published defenses (alignguard.methods.anchors / surgery / lisa; docs/method.md) ---
         lam_kl: weight of the KL anchor ``KL(p_aligned || p_theta)`` on alignment replies
             (``kl-anchor``; that preset uses 1.0 when this is left at 0).
         align_batch: alignment rows per step drawn by kl-anchor, safegrad and lisa.
@@ -98,7 +96,7 @@ class RegularizerConfig:
     reduction: str = "sum"
     norm: str = "none"
     weights: dict[str, float] = field(default_factory=dict)
-    # --- published defenses (kl-anchor, safegrad, spf, lisa) ---
+    # --- published defenses (alignguard.methods.anchors, .surgery, .lisa; docs/method.md) ---
     lam_kl: float = 0.0
     align_batch: int = 8
     spf_rank: int = 4
