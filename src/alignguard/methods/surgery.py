@@ -81,7 +81,7 @@ def _refuse_sharded(params: list[tuple[str, torch.nn.Parameter]], name: str) -> 
 
 
 class SafeGrad(Component):
-    """SafeGrad (Yi et al., arXiv 2508.07172): project the task gradient off the alignment
+    """SafeGrad (arXiv 2508.07172): project the task gradient off the alignment
     gradient when they conflict::
 
         g_a = grad_theta KL(p_aligned || p_theta)   on an alignment micro-batch
