@@ -12,7 +12,7 @@ import torch
 
 from alignguard.alignment.prepare import AlignmentArtifacts
 from alignguard.data import IGNORE_INDEX, Example
-from alignguard.methods.alignstream import AlignmentStream
+from alignguard.methods.alignstream import AlignmentStream, reply_nll
 from alignguard.methods.anchors import KLAnchor
 from alignguard.methods.components import Replay
 from alignguard.methods.lisa import Lisa
@@ -213,6 +213,14 @@ def test_spf_subspace_and_projection_against_an_eigendecomposition(peft_model, t
     assert comp.stream.position == 5
     comp.on_gradients(peft_model)
     assert comp.stream.position == 10 and comp.state_dict()["steps"] == 3
+
+
+def test_reply_nll_of_a_batch_without_reply_tokens_is_zero_not_nan(peft_model, tiny_tokenizer):
+    batch = _twin(tiny_tokenizer, 2).next("cpu")
+    batch["labels"][:] = IGNORE_INDEX  # the prompt filled max_length: no reply token left
+    loss = reply_nll(peft_model, batch)
+    loss.backward()
+    assert float(loss) == 0.0 and all(torch.isfinite(p.grad).all() for p in _lora(peft_model))
 
 
 def test_lisa_phases_switch_point_and_penalty_by_hand(peft_model, tiny_tokenizer):

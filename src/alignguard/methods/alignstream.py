@@ -64,8 +64,11 @@ def _reply_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]
 
 
 def reply_nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean next-token NLL over the reply tokens of ``batch`` (a scalar, differentiable)."""
+    """Mean next-token NLL over the reply tokens of ``batch`` (a scalar, differentiable; 0
+    when truncation left no reply token, rather than NaN)."""
     logits, labels = _reply_logits(model, batch)
+    if labels.numel() == 0:
+        return logits.sum() * 0.0
     return F.cross_entropy(logits, labels, reduction="mean")
 
 

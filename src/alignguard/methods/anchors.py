@@ -45,6 +45,7 @@ class KLAnchor(Component):
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
+        self.device: torch.device | None = None
         self.last = 0.0
 
     def needs(self) -> set[str]:
@@ -56,13 +57,13 @@ class KLAnchor(Component):
                                       seed=self.seed)
 
     def before_training(self, model: torch.nn.Module) -> None:
-        self.model = model
+        self.model, self.device = model, device_of(trainable_parameters(model))
 
     def rebind(self, model: torch.nn.Module) -> None:
-        self.model = model
+        self.before_training(model)
 
     def penalty(self) -> tuple[torch.Tensor, dict[str, float]]:
-        batch = self.stream.next(device_of(trainable_parameters(self.model)))
+        batch = self.stream.next(self.device)
         ref = reference_log_probs(self.model, batch)
         kl = kl_to_reference(self.model, batch, ref)
         self.last = float(kl.detach())
