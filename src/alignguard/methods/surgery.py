@@ -81,7 +81,7 @@ def _refuse_sharded(params: list[tuple[str, torch.nn.Parameter]], name: str) -> 
 
 
 class SafeGrad(Component):
-    """SafeGrad (arXiv 2508.07172): project the task gradient off the alignment
+    """SafeGrad (Yi et al., arXiv 2508.07172): project the task gradient off the alignment
     gradient when they conflict::
 
         g_a = grad_theta KL(p_aligned || p_theta)   on an alignment micro-batch
@@ -145,8 +145,9 @@ class SafeGrad(Component):
 
 
 class SafetySubspace(Component):
-    """SPF, safety-preserving fine-tuning by subspace surgery (arXiv 2601.10141): the task
-    gradient loses its component that conflicts with a low-rank safety-gradient subspace.
+    """SPF, safety-preserving fine-tuning (Zhang et al., arXiv 2601.10141): the task gradient
+    loses its component that conflicts with a low-rank safety-gradient subspace (the paper's
+    mechanism; the estimator and the one-sided removal below are our reading, docs/method.md).
 
     Every ``refresh`` optimizer steps (from step 0)::
 
