@@ -102,6 +102,20 @@ def test_replay_preset_defaults_its_fraction_and_records_it(tmp_path):
     assert TrainConfig(method="kl-anchor").resolved_reg().lam_kl == 1.0
 
 
+@pytest.mark.parametrize("method,names", [
+    ("replay", ["penalties", "replay"]), ("kl-anchor", ["penalties", "kl_anchor"]),
+    ("safegrad", ["penalties", "safegrad"]), ("spf", ["penalties", "spf"]),
+    ("lisa", ["penalties", "lisa"]),
+])
+def test_each_preset_is_plain_lora_plus_its_defense(method, names):
+    cfg = TrainConfig(method=method)
+    built = build_method(cfg)
+    assert list(built.names()) == names and built.trains == "lora"
+    reg = cfg.resolved_reg()
+    assert reg.lam_A == reg.lam_T == reg.lam_NC == reg.gate == 0.0  # no AGL term, no gate
+    assert built.needs() == (set() if method == "replay" else {"examples"})
+
+
 def test_kl_anchor_equals_a_hand_written_kl_against_a_separate_aligned_copy(peft_model,
                                                                              tiny_tokenizer):
     aligned = _aligned_copy(peft_model)

@@ -79,7 +79,7 @@ class Lisa(Component):
         if step > 0 and self.aligning(step) != self.aligning(step - 1):
             self.w_switch = {n: p.detach().clone() for n, p in self.params}
             self.switches += 1
-        prox = sum(((p - self.w_switch[n]) ** 2).sum() for n, p in self.params)
+        prox = sum(((p.float() - self.w_switch[n].float()) ** 2).sum() for n, p in self.params)
         total = 0.5 * self.rho * prox
         nll = torch.zeros(())
         if self.aligning(step):

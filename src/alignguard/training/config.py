@@ -36,7 +36,7 @@ class TrainConfig:
         data: task data: a JSONL path or ``scenario:NAME`` (organism drift scenarios).
         output_dir: run folder (checkpoints, adapter, logs, config, provenance).
         method: a method preset (alignguard.methods.registry.PRESETS): lora, agl, the agl-no-*
-            ablations, ewc, full-ft.
+            ablations, ewc, full-ft, replay, kl-anchor, safegrad, spf, lisa.
         alignment: the alignment data and what is estimated from it at the aligned weights.
         lora: the LoRA adapter.
         reg: weights and options of the method's components (penalties, gate threshold).
