@@ -100,6 +100,7 @@ def test_replay_preset_defaults_its_fraction_and_records_it(tmp_path):
     assert not any(isinstance(c, Replay) for c in build_method(plain).components)
     assert plain.record()["resolved_replay_fraction"] == 0.0
     assert TrainConfig(method="kl-anchor").resolved_reg().lam_kl == 1.0
+    assert TrainConfig(method="safegrad").resolved_reg().lam_kl == 1.0
 
 
 @pytest.mark.parametrize("method,names", [
@@ -150,10 +151,11 @@ def test_kl_anchor_is_zero_at_the_aligned_weights(tiny_tokenizer):
     assert abs(float(anchor.penalty()[0])) < 1e-6
 
 
-def test_safegrad_projects_by_hand_only_when_the_gradients_conflict(peft_model, tiny_tokenizer):
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+def test_safegrad_projects_by_hand_only_when_the_gradients_conflict(lam, peft_model, tiny_tokenizer):
     aligned = _aligned_copy(peft_model)
     params = _lora(peft_model)
-    comp = SafeGrad(batch_size=4, max_length=MAX_LEN, seed=0)
+    comp = SafeGrad(lam, batch_size=4, max_length=MAX_LEN, seed=0)
     comp.prepare(_artifacts(tiny_tokenizer))
     comp.before_training(peft_model)
     twin = _twin(tiny_tokenizer, 4)
@@ -172,11 +174,12 @@ def test_safegrad_projects_by_hand_only_when_the_gradients_conflict(peft_model, 
         values = comp.on_gradients(peft_model)
         got = torch.cat([p.grad.flatten() for p in params])
         dot = float(g @ g_a)
-        expected = g - dot / float(g_a @ g_a) * g_a if dot < 0 else g
+        expected = (g - dot / float(g_a @ g_a) * g_a if dot < 0 else g) + lam * g_a
         assert (dot < 0) == conflict and values["safegrad/projected"] == float(conflict)
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-7)
-        if conflict:
-            assert abs(float(got @ g_a)) < 1e-4 * float(g.norm() * g_a.norm())
+        if conflict:  # the projected task part is orthogonal to g_a
+            projected = got - lam * g_a
+            assert abs(float(projected @ g_a)) < 1e-4 * float(g.norm() * g_a.norm())
     assert comp.state_dict() == {"position": 8, "steps": 2, "projected": 1}
 
 

@@ -65,13 +65,13 @@ PRESETS: dict[str, Preset] = {
 
 # --- published defenses, part A (issue 14): replay, kl-anchor, safegrad, spf, lisa ----------
 REPLAY_FRACTION = 0.1  # the replay preset's fraction when the user leaves replay_fraction at 0
-KL_LAMBDA = 1.0  # kl-anchor's weight when reg.lam_kl is left at 0 (docs/method.md)
+KL_LAMBDA = 1.0  # kl-anchor's and safegrad's KL weight when reg.lam_kl is left at 0 (method.md)
 PRESETS.update({
     "replay": Preset(("penalties",), dict(_ZERO), replay_fraction=REPLAY_FRACTION,
                      summary="plain LoRA + alignment replay (fraction 0.1 unless set)"),
     "kl-anchor": Preset(("penalties", "kl_anchor"), dict(_ZERO), {"lam_kl": KL_LAMBDA},
                         summary="LoRA + lam_kl KL(aligned || theta) on alignment replies"),
-    "safegrad": Preset(("penalties", "safegrad"), dict(_ZERO),
+    "safegrad": Preset(("penalties", "safegrad"), dict(_ZERO), {"lam_kl": KL_LAMBDA},
                        summary="SafeGrad (arXiv 2508.07172): task gradient projected off the "
                                "KL alignment gradient when they conflict"),
     "spf": Preset(("penalties", "spf"), dict(_ZERO),
@@ -93,7 +93,7 @@ COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | Non
 COMPONENTS.update({
     "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed)
     if reg.lam_kl > 0 else None,
-    "safegrad": lambda cfg, reg: SafeGrad(reg.align_batch, cfg.max_length, cfg.seed),
+    "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
     "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
                                            cfg.max_length, cfg.seed),
     "lisa": lambda cfg, reg: Lisa(reg.lisa_rho, reg.lisa_align_steps, reg.lisa_task_steps,

@@ -82,20 +82,24 @@ def _refuse_sharded(params: list[tuple[str, torch.nn.Parameter]], name: str) -> 
 
 class SafeGrad(Component):
     """SafeGrad (Yi et al., arXiv 2508.07172): project the task gradient off the alignment
-    gradient when they conflict::
+    gradient when they conflict, then descend on both objectives::
 
         g_a = grad_theta KL(p_aligned || p_theta)   on an alignment micro-batch
-        g  <- g - (<g, g_a> / ||g_a||^2) g_a         if <g, g_a> < 0
+        g'  = g - (<g, g_a> / ||g_a||^2) g_a         if <g, g_a> < 0, else g
+        update direction: g' + lam g_a
 
-    ``g`` is the whole LoRA gradient (one vector over all adapter parameters). Cost per
-    optimizer step: one forward without gradients (adapter disabled) and one forward + backward
-    on ``batch_size`` alignment rows, plus two flat copies of the LoRA gradient.
+    ``g`` is the whole LoRA gradient (one vector over all adapter parameters); ``lam`` weighs
+    the KL alignment loss (``reg.lam_kl``, 1.0 in the preset; 0 keeps the projection). Cost per
+    step: one forward without gradients (adapter disabled) and one forward + backward on
+    ``batch_size`` alignment rows, plus two flat copies of the LoRA gradient.
     """
 
     name = "safegrad"
 
-    def __init__(self, batch_size: int, max_length: int, seed: int) -> None:
-        self.batch_size, self.max_length, self.seed = batch_size, max_length, seed
+    def __init__(self, lam: float, batch_size: int, max_length: int, seed: int) -> None:
+        if not lam >= 0:
+            raise ValueError(f"the alignment loss weight must be >= 0, got {lam}")
+        self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.stream: AlignmentStream | None = None
         self.params: list[tuple[str, torch.nn.Parameter]] = []
         self.model: torch.nn.Module | None = None
@@ -125,16 +129,18 @@ class SafeGrad(Component):
         g = flat_grad(self.params)
         dot = float(torch.dot(g, g_a))
         new, done = pcgrad_project(g, g_a)
-        if done:
-            write_flat_grad(self.params, new)
+        if done or self.lam > 0:
+            write_flat_grad(self.params, new + self.lam * g_a)
         self.steps, self.projected = self.steps + 1, self.projected + int(done)
         cos = dot / (float(g.norm() * g_a.norm()) + _EPS)
-        self.last = {"safegrad/kl": float(kl.detach()), "safegrad/cos": cos,
+        self.last = {"safegrad_kl": float(kl.detach()), "safegrad/cos": cos,
                      "safegrad/projected": float(done)}
         return dict(self.last)
 
     def log_values(self) -> dict[str, float]:
-        return {**self.last, "safegrad/fraction": self.projected / max(1, self.steps)}
+        return {**self.last, "safegrad/fraction": self.projected / max(1, self.steps),
+                "reg/safegrad_kl": self.last.get("safegrad_kl", 0.0),
+                "weighted/safegrad_kl": self.lam * self.last.get("safegrad_kl", 0.0)}
 
     def state_dict(self) -> State:
         return {"position": self.stream.position, "steps": self.steps, "projected": self.projected}

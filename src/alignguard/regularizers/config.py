@@ -65,8 +65,9 @@ class RegularizerConfig:
             ``d_out * d_in``, "none" is paper-literal.
         weights: weights of plug-in terms registered with ``@register`` (by name); the built-in
             terms are weighted by the ``lam_*`` fields above.
-        lam_kl: weight of the KL anchor ``KL(p_aligned || p_theta)`` on alignment replies
-            (``kl-anchor``; that preset uses 1.0 when this is left at 0).
+        lam_kl: weight of ``KL(p_aligned || p_theta)`` on alignment replies: kl-anchor's
+            penalty, and the alignment loss safegrad descends on besides its projected task
+            gradient (both presets use 1.0 when this is left at 0).
         align_batch: alignment rows per step drawn by kl-anchor, safegrad and lisa.
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
