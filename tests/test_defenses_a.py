@@ -304,3 +304,20 @@ def test_resume_is_exact_across_phase_switches_and_refreshes(method, reg, tmp_pa
     if method == "lisa":
         assert [r["lisa/aligning"] for r in rows] == [1.0, 1.0, 0.0, 0.0]
         assert rows[-1]["lisa/switches"] == 1.0  # resumed mid-phase: w_switch came from the checkpoint
+
+
+def test_a_run_folder_without_the_derived_replay_key_continues_but_a_changed_fraction_does_not(
+        tmp_path):
+    from alignguard.artifacts import atomic_write_json
+    from alignguard.training.runs import RunFolder, RunFolderError
+
+    cfg = TrainConfig(method="replay", output_dir=str(tmp_path / "run"))
+    old = cfg.record()
+    del old["resolved_replay_fraction"]  # written before the key existed
+    (tmp_path / "run").mkdir()
+    atomic_write_json(tmp_path / "run" / "config.json", old)
+    with RunFolder(tmp_path / "run", cfg).claim():
+        pass
+    other = TrainConfig(method="replay", output_dir=str(tmp_path / "run"), replay_fraction=0.2)
+    with pytest.raises(RunFolderError, match="replay_fraction"), RunFolder(tmp_path / "run", other).claim():
+        pass
