@@ -321,3 +321,22 @@ def test_a_run_folder_without_the_derived_replay_key_continues_but_a_changed_fra
     other = TrainConfig(method="replay", output_dir=str(tmp_path / "run"), replay_fraction=0.2)
     with pytest.raises(RunFolderError, match="replay_fraction"), RunFolder(tmp_path / "run", other).claim():
         pass
+
+
+@pytest.mark.parametrize("make", [
+    lambda: SafeGrad(1.0, batch_size=2, max_length=MAX_LEN, seed=0),
+    lambda: SafetySubspace(rank=1, n_examples=2, refresh=1, max_length=MAX_LEN, seed=0),
+])
+def test_surgery_draws_no_random_numbers_even_with_lora_dropout(make, tiny_tokenizer):
+    """DDP replicas must project with the same vector: no dropout draw, training mode restored."""
+    model = attach_lora(make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
+                        LoraSettings(r=4, dropout=0.5, init_seed=0))
+    model.train()
+    comp = make()
+    comp.prepare(_artifacts(tiny_tokenizer))
+    comp.before_training(model)
+    for p in _lora(model):
+        p.grad = torch.ones_like(p)
+    before = torch.get_rng_state()
+    comp.on_gradients(model)
+    assert torch.equal(before, torch.get_rng_state()) and model.training

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -90,6 +90,21 @@ def kl_to_reference(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     logits, _ = _reply_logits(model, batch)
     log_q = F.log_softmax(logits, dim=-1)
     return F.kl_div(log_q, ref_log_probs, log_target=True, reduction="sum") / max(1, log_q.shape[0])
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in eval mode (no dropout, no random draws) for the block, then its old mode.
+
+    The gradient-surgery defenses compute their alignment gradients this way: deterministic,
+    so every DDP replica projects with the same vector even when LoRA dropout is on.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 def trainable_parameters(model: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:

@@ -4,7 +4,8 @@
 Both act in ``on_gradients``: after the last backward of an optimizer step and before clipping,
 on the LoRA gradients flattened into one vector ``g`` (global granularity: every trainable
 parameter of the adapter together). Their alignment gradients come from
-``torch.autograd.grad`` on alignment rows and never enter ``.grad``.
+``torch.autograd.grad`` on alignment rows, in eval mode (no dropout: the same vector on every
+DDP replica), and never enter ``.grad``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from alignguard.alignment.prepare import AlignmentArtifacts
 from alignguard.methods.alignstream import (
     AlignmentStream,
     device_of,
+    evaluating,
     kl_to_reference,
     reference_log_probs,
     reply_nll,
@@ -123,7 +125,7 @@ class SafeGrad(Component):
 
     def on_gradients(self, model: torch.nn.Module) -> dict[str, float]:
         batch = self.stream.next(device_of(self.params))
-        with torch.enable_grad():
+        with torch.enable_grad(), evaluating(self.model):
             kl = kl_to_reference(self.model, batch, reference_log_probs(self.model, batch))
             g_a = loss_gradient(kl, self.params)
         g = flat_grad(self.params)
@@ -203,7 +205,7 @@ class SafetySubspace(Component):
     def safety_gradients(self) -> torch.Tensor:
         """``G``: the per-example reply-NLL gradients of the next ``n`` alignment rows."""
         device = device_of(self.params)
-        with torch.enable_grad():
+        with torch.enable_grad(), evaluating(self.model):
             rows = [loss_gradient(reply_nll(self.model, self.stream.next(device)), self.params)
                     for _ in range(self.n)]
         return torch.stack(rows)
