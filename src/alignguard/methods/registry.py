@@ -91,8 +91,7 @@ COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | Non
 
 # --- published defenses, part A (issue 14) --------------------------------------------------
 COMPONENTS.update({
-    "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed)
-    if reg.lam_kl > 0 else None,
+    "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
     "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
     "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
                                            cfg.max_length, cfg.seed),
