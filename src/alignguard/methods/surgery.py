@@ -140,9 +140,10 @@ class SafeGrad(Component):
         return dict(self.last)
 
     def log_values(self) -> dict[str, float]:
-        return {**self.last, "safegrad/fraction": self.projected / max(1, self.steps),
-                "reg/safegrad_kl": self.last.get("safegrad_kl", 0.0),
-                "weighted/safegrad_kl": self.lam * self.last.get("safegrad_kl", 0.0)}
+        row = {k: v for k, v in self.last.items() if k != "safegrad_kl"}
+        kl = self.last.get("safegrad_kl", 0.0)
+        return {**row, "safegrad/fraction": self.projected / max(1, self.steps),
+                "reg/safegrad_kl": kl, "weighted/safegrad_kl": self.lam * kl}
 
     def state_dict(self) -> State:
         return {"position": self.stream.position, "steps": self.steps, "projected": self.projected}
