@@ -103,7 +103,7 @@ class RegularizerConfig:
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
-    lisa_rho: float = 1.0
+    lisa_rho: float = 0.01
     lisa_align_steps: int = 10
     lisa_task_steps: int = 90
 
