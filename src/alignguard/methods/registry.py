@@ -12,8 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from alignguard.methods.anchors import KLAnchor
 from alignguard.methods.base import Component, Method
 from alignguard.methods.components import FullParameters, Gate, Penalties, Replay
+from alignguard.methods.lisa import Lisa
+from alignguard.methods.surgery import SafeGrad, SafetySubspace
 from alignguard.regularizers import RegularizerConfig
 
 # a TrainConfig (alignguard.training.config); typed loosely so that methods/ never imports training/
@@ -34,6 +37,8 @@ class Preset:
         summary: one line for ``--help`` and the docs.
         alignment: ``AlignmentSettings`` overrides the preset forces (e.g. the estimator), applied
             by :func:`resolve_alignment` and shown as ``resolved_alignment`` in the config.
+        replay_fraction: alignment-replay fraction used when the user left ``replay_fraction``
+            at 0 (0: no replay unless asked for).
     """
 
     components: tuple[str, ...]
@@ -41,6 +46,7 @@ class Preset:
     defaults: dict[str, float] = field(default_factory=dict)
     summary: str = ""
     alignment: dict[str, Any] = field(default_factory=dict)
+    replay_fraction: float = 0.0
 
 
 PRESETS: dict[str, Preset] = {
@@ -59,6 +65,26 @@ PRESETS: dict[str, Preset] = {
                   {"lam_ewc": EWC_LAMBDA}, summary="diagonal EWC on the K-FAC diagonal"),
     "full-ft": Preset(("full_parameters",), dict(_ZERO), summary="full fine-tuning baseline"),
 }
+
+# --- published defenses, part A (issue 14): replay, kl-anchor, safegrad, spf, lisa ----------
+REPLAY_FRACTION = 0.1  # the replay preset's fraction when the user leaves replay_fraction at 0
+KL_LAMBDA = 1.0  # kl-anchor's and safegrad's KL weight when reg.lam_kl is left at 0 (method.md)
+PRESETS.update({
+    "replay": Preset(("penalties",), dict(_ZERO), replay_fraction=REPLAY_FRACTION,
+                     summary="plain LoRA + alignment replay (fraction 0.1 unless set)"),
+    "kl-anchor": Preset(("penalties", "kl_anchor"), dict(_ZERO), {"lam_kl": KL_LAMBDA},
+                        summary="LoRA + lam_kl KL(aligned || theta) on alignment replies"),
+    "safegrad": Preset(("penalties", "safegrad"), dict(_ZERO), {"lam_kl": KL_LAMBDA},
+                       summary="SafeGrad (arXiv 2508.07172): task gradient projected off the "
+                               "KL alignment gradient when they conflict"),
+    "spf": Preset(("penalties", "spf"), dict(_ZERO),
+                  summary="SPF (arXiv 2601.10141): conflicting part of the task gradient in a "
+                          "low-rank safety-gradient subspace removed"),
+    "lisa": Preset(("penalties", "lisa"), dict(_ZERO),
+                   summary="Lisa (arXiv 2405.18641): alternating alignment/task phases + "
+                           "proximal term"),
+})
+# --- end of published defenses, part A ------------------------------------------------------
 
 COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
     "penalties": lambda cfg, reg: Penalties(reg),
@@ -114,6 +140,17 @@ COMPONENTS.update({"safelora": _weight_space("safelora"), "asft": _asft,
                    "lox": _weight_space("lox"), "nullspace": _nullspace})
 # --- end defenses-b ---
 
+# --- published defenses, part A (issue 14) --------------------------------------------------
+COMPONENTS.update({
+    "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
+    "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
+    "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
+                                           cfg.max_length, cfg.seed),
+    "lisa": lambda cfg, reg: Lisa(reg.lisa_rho, reg.lisa_align_steps, reg.lisa_task_steps,
+                                  reg.align_batch, cfg.max_length, cfg.seed),
+})
+# --- end of published defenses, part A ------------------------------------------------------
+
 
 def resolve_reg(method: str, reg: RegularizerConfig) -> RegularizerConfig:
     """``reg`` with preset ``method``'s overrides and defaults applied."""
@@ -140,11 +177,18 @@ def preset_of(method: str) -> Preset:
     return PRESETS[method]
 
 
+def resolve_replay_fraction(method: str, fraction: float) -> float:
+    """The replay fraction a run uses: ``fraction``, or the preset's default when it is 0."""
+    return fraction if fraction > 0 else preset_of(method).replay_fraction
+
+
 def build_method(cfg: TrainConfig) -> Method:
     """The :class:`Method` a config asks for: its preset's components (those active at the
-    resolved weights), plus alignment replay when ``cfg.replay_fraction > 0``."""
+    resolved weights), plus alignment replay when the resolved replay fraction is > 0
+    (:func:`resolve_replay_fraction`)."""
     reg = resolve_reg(cfg.method, cfg.reg)
     parts = [COMPONENTS[name](cfg, reg) for name in preset_of(cfg.method).components]
-    if cfg.replay_fraction > 0:
-        parts.append(Replay(cfg.replay_fraction, cfg.replay_data or cfg.alignment.data_or(cfg.model)))
+    fraction = resolve_replay_fraction(cfg.method, cfg.replay_fraction)
+    if fraction > 0:
+        parts.append(Replay(fraction, cfg.replay_data or cfg.alignment.data_or(cfg.model)))
     return Method(cfg.method, [p for p in parts if p is not None])

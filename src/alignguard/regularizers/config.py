@@ -75,6 +75,16 @@ class RegularizerConfig:
         lam_perp: ``asft``: weight of ``||(I - C) dW||_F^2`` summed over adapted layers.
         lox_rank: ``lox``: top-``k`` singular directions of ``W_aligned - W_base`` extrapolated.
         lox_alpha: ``lox``: extrapolation factor (``W_aligned + alpha SVD_k(W_aligned - W_base)``).
+        lam_kl: weight of ``KL(p_aligned || p_theta)`` on alignment replies: kl-anchor's
+            penalty, and the alignment loss safegrad descends on besides its projected task
+            gradient (both presets use 1.0 when this is left at 0).
+        align_batch: alignment rows per step drawn by kl-anchor, safegrad and lisa.
+        spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
+        spf_examples: refusal rows whose per-example gradients span spf's subspace.
+        spf_refresh: spf recomputes its subspace every this many optimizer steps.
+        lisa_rho: ``rho`` of lisa's proximal term ``rho/2 ||w - w_switch||^2``.
+        lisa_align_steps: optimizer steps of each lisa alignment phase.
+        lisa_task_steps: optimizer steps of each lisa task phase.
     """
 
     lam_A: float = 1.0
@@ -104,8 +114,18 @@ class RegularizerConfig:
     lam_perp: float = 1.0
     lox_rank: int = 6
     lox_alpha: float = 0.5
+    # --- published defenses (alignguard.methods.anchors, .surgery, .lisa; docs/method.md) ---
+    lam_kl: float = 0.0
+    align_batch: int = 8
+    spf_rank: int = 4
+    spf_examples: int = 8
+    spf_refresh: int = 50
+    lisa_rho: float = 0.01
+    lisa_align_steps: int = 10
+    lisa_task_steps: int = 90
 
     def __post_init__(self) -> None:
+        self._check_defenses()
         for name in ("lam_A", "lam_D", "lam_T", "lam_NC", "lam_ewc", "gate", "riem_beta", "riem_eps"):
             value = getattr(self, name)
             if not value >= 0:  # also rejects NaN
@@ -136,3 +156,16 @@ class RegularizerConfig:
         bad = {k: v for k, v in self.weights.items() if not float(v) >= 0}
         if bad:
             raise ValueError(f"weights of plug-in terms must be >= 0, got {bad}")
+
+    def _check_defenses(self) -> None:
+        """Validate the fields of the published defenses (kl-anchor, safegrad, spf, lisa)."""
+        for name in ("lam_kl", "lisa_rho"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("align_batch", "spf_rank", "spf_examples", "spf_refresh",
+                     "lisa_align_steps", "lisa_task_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.spf_rank > self.spf_examples:
+            raise ValueError(f"spf_rank ({self.spf_rank}) cannot exceed spf_examples "
+                             f"({self.spf_examples}): the subspace is spanned by their gradients")

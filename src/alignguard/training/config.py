@@ -36,11 +36,13 @@ class TrainConfig:
         data: task data: a JSONL path or ``scenario:NAME`` (organism drift scenarios).
         output_dir: run folder (checkpoints, adapter, logs, config, provenance).
         method: a method preset (alignguard.methods.registry.PRESETS): lora, agl, the agl-no-*
-            ablations, agl-paper, ewc, full-ft, safelora, asft, lox, nullspace.
+            ablations, agl-paper, ewc, full-ft, replay, kl-anchor, safegrad, spf, lisa,
+            safelora, asft, lox, nullspace.
         alignment: the alignment data and what is estimated from it at the aligned weights.
         lora: the LoRA adapter.
         reg: weights and options of the method's components (penalties, gate threshold).
-        replay_fraction: fraction of alignment-replay rows mixed into the task data.
+        replay_fraction: fraction of alignment-replay rows mixed into the task data (0: none,
+            or the preset's own default: ``replay`` uses 0.1; see :meth:`resolved_replay_fraction`).
         replay_data: replay rows (JSONL or ``organism:alignment``); default: the alignment data.
         steps: optimizer steps.
         batch_size: rows per micro-batch (global across processes).
@@ -126,13 +128,23 @@ class TrainConfig:
 
         return resolve_alignment(self.method, self.alignment)
 
+    def resolved_replay_fraction(self) -> float:
+        """The replay fraction the run uses (``replay_fraction``, or the preset's default)."""
+        from alignguard.methods.registry import resolve_replay_fraction
+
+        return resolve_replay_fraction(self.method, self.replay_fraction)
+
     def resolved(self) -> dict:
-        """The config as saved (``config.json``, ``--print-config``): every field, plus
-        ``resolved_reg`` and, when the preset overrides alignment settings, ``resolved_alignment``."""
+        """The config as saved (``config.json``, ``--print-config``): every field plus
+        ``resolved_reg``, and what the preset changes beyond it: ``resolved_alignment`` when it
+        overrides alignment settings, ``resolved_replay_fraction`` when it defaults the replay."""
         from alignguard.config import to_dict
         from alignguard.methods.registry import preset_of
 
+        preset = preset_of(self.method)
         out = {**to_dict(self), "resolved_reg": to_dict(self.resolved_reg())}
-        if preset_of(self.method).alignment:
+        if preset.alignment:
             out["resolved_alignment"] = to_dict(self.resolved_alignment())
+        if preset.replay_fraction:
+            out["resolved_replay_fraction"] = self.resolved_replay_fraction()
         return out

@@ -31,6 +31,9 @@ ARTIFACTS = ("config.json", "provenance.json", "log.jsonl", "checkpoints", "adap
              "fisher", ".lock")
 # fields a continued run may change: its length, cadence and where it lives
 MAY_CHANGE = ("steps", "resume", "output_dir", "log_every", "save_every", "keep_checkpoints")
+# recorded but not compared: follows from fields that are (method, replay_fraction), and run
+# folders written before it existed lack it
+DERIVED = ("resolved_replay_fraction",)
 
 
 class RunFolderError(RuntimeError):
@@ -187,9 +190,12 @@ class RunFolder:
 
 
 def _differences(before: dict, now: dict, prefix: str = "") -> list[str]:
+    """Fields that differ between two recorded configs. A key the earlier record lacks is a
+    field added by a later AlignGuard version (or a derived key written only when set): it is
+    not a difference, so run folders of an older version stay resumable."""
     out = []
     for key in sorted(set(before) | set(now)):
-        if not prefix and key in MAY_CHANGE:
+        if (not prefix and key in MAY_CHANGE + DERIVED) or key not in before:
             continue
         a, b = before.get(key), now.get(key)
         if isinstance(a, dict) and isinstance(b, dict):

@@ -1,0 +1,117 @@
+"""Alignment micro-batches for the defenses that look at alignment rows every step, and the two
+losses they take on them (the reply NLL and the KL to the aligned model).
+
+The stream is deterministic and resumable from one integer: ``position`` counts the alignment
+rows consumed so far; row ``i`` of the stream is row ``perm_e[i % n]`` of the alignment set, with
+``perm_e`` a seeded permutation per epoch ``e = i // n`` (as :func:`alignguard.data.iterate_batches`
+shuffles the task rows). Every rank draws the same whole batch, so the penalty (and a projection
+computed from it) is the same on every replica; no collective is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from alignguard.data import IGNORE_INDEX, Example, collate, encode_examples, pad_id_of
+
+
+class AlignmentStream:
+    """Endless, seeded batches of encoded alignment rows (the chosen replies are the labels).
+
+    Attributes:
+        batch_size: rows per batch.
+        position: alignment rows drawn so far (the whole resumable state).
+    """
+
+    def __init__(self, examples: Sequence[Example], tokenizer, *, batch_size: int,
+                 max_length: int, seed: int) -> None:
+        if not examples:
+            raise ValueError("the defense needs alignment rows; the alignment data set is empty")
+        self.encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on="response")
+        self.pad, self.batch_size, self.seed = pad_id_of(tokenizer), batch_size, seed
+        self.position = 0
+        self._perms: dict[int, list[int]] = {}
+
+    def _row(self, i: int) -> dict:
+        n = len(self.encoded)
+        epoch = i // n
+        if epoch not in self._perms:
+            order = list(range(n))
+            random.Random(self.seed * 1_000_003 + 7919 + epoch).shuffle(order)
+            self._perms = {epoch: order}  # only the current epoch is needed
+        return self.encoded[self._perms[epoch][i % n]]
+
+    def next(self, device: torch.device | str, rows: int | None = None) -> dict[str, torch.Tensor]:
+        """The next ``rows`` (default ``batch_size``) rows, collated, on ``device``."""
+        rows = rows or self.batch_size
+        batch = collate([self._row(self.position + j) for j in range(rows)], self.pad)
+        self.position += rows
+        return {k: v.to(device) for k, v in batch.items()}
+
+
+def _reply_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float32 next-token logits at the reply positions ``(N, V)`` and their labels ``(N,)``."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    labels = batch["labels"][:, 1:]
+    mask = labels != IGNORE_INDEX
+    return logits[:, :-1][mask].float(), labels[mask]
+
+
+def reply_nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean next-token NLL over the reply tokens of ``batch`` (a scalar, differentiable; 0
+    when truncation left no reply token, rather than NaN)."""
+    logits, labels = _reply_logits(model, batch)
+    if labels.numel() == 0:
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits, labels, reduction="mean")
+
+
+def reference_log_probs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``log p_aligned`` at the reply positions: the same model with its adapter disabled
+    (PEFT's ``disable_adapter``), without gradients; ``(N, V)`` float32."""
+    disable = getattr(model, "disable_adapter", None)
+    with torch.no_grad(), (disable() if disable is not None else contextlib.nullcontext()):
+        logits, _ = _reply_logits(model, batch)
+    return F.log_softmax(logits, dim=-1)
+
+
+def kl_to_reference(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                    ref_log_probs: torch.Tensor) -> torch.Tensor:
+    """``KL(p_aligned || p_theta)`` averaged over the reply tokens::
+
+        (1/N) sum_t sum_v p_a(v | x_<t) [log p_a(v | x_<t) - log p_theta(v | x_<t)]
+    """
+    logits, _ = _reply_logits(model, batch)
+    log_q = F.log_softmax(logits, dim=-1)
+    return F.kl_div(log_q, ref_log_probs, log_target=True, reduction="sum") / max(1, log_q.shape[0])
+
+
+@contextlib.contextmanager
+def evaluating(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in eval mode (no dropout, no random draws) for the block, then its old mode.
+
+    The gradient-surgery defenses compute their alignment gradients this way: deterministic,
+    so every DDP replica projects with the same vector even when LoRA dropout is on.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def trainable_parameters(model: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
+    """``(name, parameter)`` of every trainable parameter (the LoRA factors), in module order."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+
+def device_of(params: Sequence[tuple[str, torch.nn.Parameter]]) -> torch.device:
+    """The device of the first parameter (the alignment batches go there)."""
+    return params[0][1].device if params else torch.device("cpu")

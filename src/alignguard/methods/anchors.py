@@ -1,0 +1,79 @@
+"""The KL anchor: keep the fine-tuned model's replies to alignment prompts where the aligned
+model put them (docs/method.md, "kl-anchor").
+
+::
+
+    L = L_task + lam_kl * KL(p_aligned || p_theta)
+
+    KL = (1/N) sum_{t in replies} sum_v p_aligned(v | x_<t) [log p_aligned(v | x_<t) - log p_theta(v | x_<t)]
+
+on one alignment micro-batch per optimizer step (the chosen replies of the alignment rows). The
+aligned distribution is the same model with its LoRA adapter disabled (``W0``), so no second
+copy of the model is held. This is the distillation-to-the-reference regulariser used as the
+alignment loss of SafeGrad (arXiv 2508.07172) and the KL-to-reference term of RLHF
+(Ouyang et al., arXiv 2203.02155), here as a penalty on alignment prompts during task tuning.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from alignguard.alignment.prepare import AlignmentArtifacts
+from alignguard.methods.alignstream import (
+    AlignmentStream,
+    device_of,
+    kl_to_reference,
+    reference_log_probs,
+    trainable_parameters,
+)
+from alignguard.methods.base import Component, State
+
+
+class KLAnchor(Component):
+    """``lam_kl * KL(p_aligned || p_theta)`` on a cycling alignment micro-batch each step.
+
+    Cost per optimizer step: one forward without gradients (adapter disabled) and one forward +
+    backward (through the training loss) on ``batch_size`` alignment rows; memory for two
+    ``(reply tokens x vocab)`` float32 log-probability tables.
+    """
+
+    name = "kl_anchor"
+
+    def __init__(self, lam: float, batch_size: int, max_length: int, seed: int) -> None:
+        if not lam > 0:
+            raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
+        self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
+        self.stream: AlignmentStream | None = None
+        self.model: torch.nn.Module | None = None
+        self.device: torch.device | None = None
+        self.last = 0.0
+
+    def needs(self) -> set[str]:
+        return {"examples"}
+
+    def prepare(self, artifacts: AlignmentArtifacts) -> None:
+        self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer,
+                                      batch_size=self.batch_size, max_length=self.max_length,
+                                      seed=self.seed)
+
+    def before_training(self, model: torch.nn.Module) -> None:
+        self.model, self.device = model, device_of(trainable_parameters(model))
+
+    def rebind(self, model: torch.nn.Module) -> None:
+        self.before_training(model)
+
+    def penalty(self) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = self.stream.next(self.device)
+        ref = reference_log_probs(self.model, batch)
+        kl = kl_to_reference(self.model, batch, ref)
+        self.last = float(kl.detach())
+        return self.lam * kl, {"kl": self.last}
+
+    def log_values(self) -> dict[str, float]:
+        return {"reg/kl": self.last, "weighted/kl": self.lam * self.last}
+
+    def state_dict(self) -> State:
+        return {"position": self.stream.position, "last": self.last}
+
+    def load_state_dict(self, state: State) -> None:
+        self.stream.position, self.last = int(state["position"]), float(state["last"])
