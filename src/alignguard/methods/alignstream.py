@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from alignguard.data import IGNORE_INDEX, Example, collate, encode_examples, pad_id_of
+from alignguard.methods.base import Component
 
 
 class AlignmentStream:
@@ -115,3 +116,26 @@ def trainable_parameters(model: torch.nn.Module) -> list[tuple[str, torch.nn.Par
 def device_of(params: Sequence[tuple[str, torch.nn.Parameter]]) -> torch.device:
     """The device of the first parameter (the alignment batches go there)."""
     return params[0][1].device if params else torch.device("cpu")
+
+
+class StreamingComponent(Component):
+    """A component that draws alignment rows from one seeded, cycling :class:`AlignmentStream`
+    (it needs the alignment ``"examples"``); subclasses set ``batch_size``, ``max_length`` and
+    ``seed``, and may override :meth:`stream_batch_size`."""
+
+    batch_size: int
+    max_length: int
+    seed: int
+    stream: AlignmentStream | None = None
+
+    def stream_batch_size(self) -> int:
+        """Rows per draw from the stream."""
+        return self.batch_size
+
+    def needs(self) -> set[str]:
+        return {"examples"}
+
+    def prepare(self, artifacts) -> None:
+        self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer,
+                                      batch_size=self.stream_batch_size(),
+                                      max_length=self.max_length, seed=self.seed)

@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import torch
 
-from alignguard.alignment.prepare import AlignmentArtifacts
 from alignguard.methods.alignstream import (
     AlignmentStream,
+    StreamingComponent,
     device_of,
     kl_to_reference,
     reference_log_probs,
     trainable_parameters,
 )
-from alignguard.methods.base import Component, State
+from alignguard.methods.base import State
 
 
-class KLAnchor(Component):
+class KLAnchor(StreamingComponent):
     """``lam_kl * KL(p_aligned || p_theta)`` on a cycling alignment micro-batch each step.
 
     Cost per optimizer step: one forward without gradients (adapter disabled) and one forward +
@@ -47,14 +47,6 @@ class KLAnchor(Component):
         self.model: torch.nn.Module | None = None
         self.device: torch.device | None = None
         self.last = 0.0
-
-    def needs(self) -> set[str]:
-        return {"examples"}
-
-    def prepare(self, artifacts: AlignmentArtifacts) -> None:
-        self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer,
-                                      batch_size=self.batch_size, max_length=self.max_length,
-                                      seed=self.seed)
 
     def before_training(self, model: torch.nn.Module) -> None:
         self.model, self.device = model, device_of(trainable_parameters(model))

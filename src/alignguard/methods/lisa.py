@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import torch
 
-from alignguard.alignment.prepare import AlignmentArtifacts
 from alignguard.methods.alignstream import (
     AlignmentStream,
+    StreamingComponent,
     device_of,
     reply_nll,
     trainable_parameters,
 )
-from alignguard.methods.base import Component, State
+from alignguard.methods.base import State
 
 
-class Lisa(Component):
+class Lisa(StreamingComponent):
     """Bi-State Optimization with the proximal term of Lisa (arXiv 2405.18641).
 
     Cost per optimizer step: the proximal term (one pass over the LoRA factors; memory: one copy
@@ -51,14 +51,6 @@ class Lisa(Component):
         self.w_switch: dict[str, torch.Tensor] = {}
         self.steps = self.switches = 0
         self.last: dict[str, float] = {"lisa_prox": 0.0, "lisa_nll": 0.0}
-
-    def needs(self) -> set[str]:
-        return {"examples"}
-
-    def prepare(self, artifacts: AlignmentArtifacts) -> None:
-        self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer,
-                                      batch_size=self.batch_size, max_length=self.max_length,
-                                      seed=self.seed)
 
     def aligning(self, step: int) -> bool:
         """Whether 0-based optimizer step ``step`` belongs to an alignment phase."""

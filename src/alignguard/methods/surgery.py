@@ -14,9 +14,9 @@ import logging
 
 import torch
 
-from alignguard.alignment.prepare import AlignmentArtifacts
 from alignguard.methods.alignstream import (
     AlignmentStream,
+    StreamingComponent,
     device_of,
     evaluating,
     kl_to_reference,
@@ -24,7 +24,7 @@ from alignguard.methods.alignstream import (
     reply_nll,
     trainable_parameters,
 )
-from alignguard.methods.base import Component, State
+from alignguard.methods.base import State
 
 log = logging.getLogger(__name__)
 _EPS = 1e-12
@@ -82,7 +82,7 @@ def _refuse_sharded(params: list[tuple[str, torch.nn.Parameter]], name: str) -> 
                          "shards yet; use distributed: ddp")
 
 
-class SafeGrad(Component):
+class SafeGrad(StreamingComponent):
     """SafeGrad (Yi et al., arXiv 2508.07172): project the task gradient off the alignment
     gradient when they conflict, then descend on both objectives::
 
@@ -107,14 +107,6 @@ class SafeGrad(Component):
         self.model: torch.nn.Module | None = None
         self.steps = self.projected = 0
         self.last: dict[str, float] = {}
-
-    def needs(self) -> set[str]:
-        return {"examples"}
-
-    def prepare(self, artifacts: AlignmentArtifacts) -> None:
-        self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer,
-                                      batch_size=self.batch_size, max_length=self.max_length,
-                                      seed=self.seed)
 
     def before_training(self, model: torch.nn.Module) -> None:
         self.model, self.params = model, trainable_parameters(model)
@@ -153,7 +145,7 @@ class SafeGrad(Component):
         self.steps, self.projected = int(state["steps"]), int(state["projected"])
 
 
-class SafetySubspace(Component):
+class SafetySubspace(StreamingComponent):
     """SPF, safety-preserving fine-tuning (Zhang et al., arXiv 2601.10141): the task gradient
     loses its component that conflicts with a low-rank safety-gradient subspace (the paper's
     mechanism; the estimator and the one-sided removal below are our reading, docs/method.md).
@@ -189,12 +181,8 @@ class SafetySubspace(Component):
         self.steps = 0
         self.last: dict[str, float] = {}
 
-    def needs(self) -> set[str]:
-        return {"examples"}
-
-    def prepare(self, artifacts: AlignmentArtifacts) -> None:
-        self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer, batch_size=1,
-                                      max_length=self.max_length, seed=self.seed)
+    def stream_batch_size(self) -> int:
+        return 1
 
     def before_training(self, model: torch.nn.Module) -> None:
         self.model, self.params = model, trainable_parameters(model)
