@@ -41,7 +41,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scaling sweep": ("alignguard.scaling.cli:sweep_command", "fine-tuning sweep for the scaling law"),
     "scaling fit": ("alignguard.scaling.cli:fit_command", "fit the forgetting scaling law"),
     "align": ("alignguard.align.cli:align_command", "safety-align SmolLM2 (the real-model base)"),
+    "compare": ("alignguard.compare.cli:compare_command", "every defense side by side (resumable grid)"),
 }
+# command function -> {parameter: flag prefix} for config dataclasses whose fields would clash
+# with the command's own options (compare's --steps vs the training config's --steps)
+NAMESPACED: dict[str, dict[str, str]] = {"compare_command": {"train": "train."}}
 # command function -> {short flag: dotted field}; kept beside the generated dotted options
 ALIASES: dict[str, dict[str, str]] = {
     "train_command": {"alignment_data": "alignment.data", "fisher": "alignment.fisher",
@@ -89,21 +93,26 @@ def _esc(text: str) -> str:
 
 
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, dest: str,
-                            prefix: str = "", aliases: dict[str, str] | None = None) -> None:
-    """One option per (nested) field of dataclass ``cls``; values collect under ``dest``."""
+                            prefix: str = "", aliases: dict[str, str] | None = None,
+                            flag_prefix: str = "") -> None:
+    """One option per (nested) field of dataclass ``cls``; values collect under ``dest``.
+
+    ``flag_prefix`` namespaces the flags (``--train.lr``) where the command's own options
+    would clash with the dataclass's; the collected keys stay the plain dotted field names.
+    """
     hints = typing.get_type_hints(cls)
     helps = _doc_section(inspect.getdoc(cls) or "", "Attributes")
     default = cls()
     reverse = {v: k for k, v in (aliases or {}).items()}
-    group = parser.add_argument_group(f"{prefix.rstrip('.') or cls.__name__} options")
+    group = parser.add_argument_group(f"{flag_prefix}{prefix.rstrip('.') or cls.__name__} options")
     for f in dataclasses.fields(cls):
         tp, _ = _base_type(hints[f.name])
         dotted = prefix + f.name
         if dataclasses.is_dataclass(tp):
-            add_dataclass_arguments(parser, tp, dest, dotted + ".", aliases)
+            add_dataclass_arguments(parser, tp, dest, dotted + ".", aliases, flag_prefix)
             continue
         value = getattr(default, f.name)
-        flags = ["--" + dotted.replace("_", "-")]
+        flags = ["--" + flag_prefix + dotted.replace("_", "-")]
         if dotted in reverse:
             flags.append("--" + reverse[dotted].replace("_", "-"))
         shown = json.dumps(value) if isinstance(value, dict | list) else value
@@ -123,7 +132,8 @@ def add_function_arguments(parser: argparse.ArgumentParser, fn: Callable) -> Non
     for name, param in inspect.signature(fn).parameters.items():
         tp, _ = _base_type(hints.get(name, str))
         if dataclasses.is_dataclass(tp):
-            add_dataclass_arguments(parser, tp, name, aliases=ALIASES.get(fn.__name__))
+            add_dataclass_arguments(parser, tp, name, aliases=ALIASES.get(fn.__name__),
+                                    flag_prefix=NAMESPACED.get(fn.__name__, {}).get(name, ""))
             parser.set_defaults(**{name: None})
             continue
         flag = "--" + name.rstrip("_").replace("_", "-")  # json_ -> --json (PEP 8 trailing _)

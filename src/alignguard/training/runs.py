@@ -40,6 +40,44 @@ class RunFolderError(RuntimeError):
     """The run folder holds another run, another writer, or foreign files."""
 
 
+@contextlib.contextmanager
+def folder_lock(path: Path) -> Iterator[Path]:
+    """Hold ``path/.lock`` (pid and host) while the block runs: one writer per folder.
+
+    A lock left by a dead process on this host is detected and replaced.
+
+    Raises:
+        RunFolderError: a live process holds the lock.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / ".lock"
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(lock)
+            if holder and _alive(holder):
+                raise RunFolderError(
+                    f"another run (pid {holder['pid']} on {holder['host']}) is writing to "
+                    f"{path}; wait for it or use another output folder") from None
+            log.warning("removing a stale lock of a dead run in %s (%s)", path, holder)
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            continue
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        break
+    else:
+        raise RunFolderError(f"could not lock {path}; another run may be starting there")
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+
+
 class RunFolder:
     """The output folder of one training run (see the module docstring)."""
 
@@ -54,16 +92,11 @@ class RunFolder:
             yield self
             return
         self._check_contents(overwrite)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._lock()
-        try:
+        with folder_lock(self.path):
             if overwrite:
                 self._remove_artifacts()
             self._remove_stale_temporaries()
             yield self
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                (self.path / ".lock").unlink()
 
     def _check_contents(self, overwrite: bool) -> None:
         if not self.path.exists():
@@ -94,27 +127,6 @@ class RunFolder:
             raise RunFolderError(
                 f"output_dir {self.path} holds this run's progress and resume is off; pass "
                 "--resume to continue it or --overwrite to start it again")
-
-    def _lock(self) -> None:
-        lock = self.path / ".lock"
-        me = {"pid": os.getpid(), "host": socket.gethostname()}
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _read_lock(lock)
-                if holder and _alive(holder):
-                    raise RunFolderError(
-                        f"another run (pid {holder['pid']} on {holder['host']}) is writing to "
-                        f"{self.path}; wait for it or use another --output-dir") from None
-                log.warning("removing a stale lock of a dead run in %s (%s)", self.path, holder)
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
-                continue
-            with os.fdopen(fd, "w") as fh:
-                json.dump(me, fh)
-            return
-        raise RunFolderError(f"could not lock {self.path}; another run may be starting there")
 
     def _remove_artifacts(self) -> None:
         removed = []

@@ -1,0 +1,172 @@
+"""One cell of the comparison grid, run in its own process: train, measure, evaluate, write.
+
+``python -m alignguard.compare.cell SPEC.json`` reads a :class:`CellSpec` and writes its result
+JSON atomically at ``spec.result``; nothing is written there unless the cell finished, so an
+interrupted grid reruns exactly the cells without a result. Running each cell in a fresh
+process makes its peak memory its own (``ru_maxrss`` is per process) and keeps one crashed
+cell from taking the grid down.
+
+Measured per cell:
+
+* ``step_time_s``: the median over logging intervals of (elapsed seconds / steps), so
+  checkpoint writes and the first interval's warm-up do not dominate;
+* ``peak_train_mem_mb``: peak memory during training above the memory held before it
+  (CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation before; CPU: peak RSS minus
+  the RSS after the model loaded), the cost of the method's extra state and passes;
+* the evaluator's metrics, normalised to ``refusal``, ``over_refusal``, ``task`` and
+  ``degenerate`` (raw metrics kept under ``raw``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alignguard.artifacts import atomic_write_json, provenance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CellSpec:
+    """What one cell runs.
+
+    Attributes:
+        scenario: the scenario (its data and its task score).
+        method: a method preset, or ``"base"`` for the model without fine-tuning.
+        seed: the fine-tuning seed (``None`` for ``"base"``).
+        evaluator: ``"organism"`` (the organism's held-out world prompts).
+        eval_limit: cap on prompts per evaluation group.
+        train: the resolved :class:`~alignguard.training.config.TrainConfig` as a dict
+            (absent for ``"base"``).
+        result: where the cell's JSON goes.
+        fisher_cache: the grid's shared Fisher folder for this cell's alignment settings
+            (loaded when present, filled from this run's estimate when not).
+    """
+
+    scenario: str
+    method: str
+    seed: int | None
+    evaluator: str
+    eval_limit: int | None
+    result: str
+    model: str = "organism"
+    train: dict[str, Any] = field(default_factory=dict)
+    fisher_cache: str | None = None
+
+
+def _rss_mb() -> float:
+    """Current resident memory of this process in MB (Linux ``/proc``; peak RSS elsewhere)."""
+    try:
+        import os
+
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB on Linux
+
+
+def step_time(history: list[dict]) -> float | None:
+    """Median seconds per optimizer step over the logged intervals (see module docstring)."""
+    rates, prev_step, prev_t = [], 0, 0.0
+    for row in history:
+        steps = row["step"] - prev_step
+        if steps > 0:
+            rates.append((row["elapsed_s"] - prev_t) / steps)
+        prev_step, prev_t = row["step"], row["elapsed_s"]
+    return statistics.median(rates) if rates else None
+
+
+def evaluate(evaluator: str, model, tokenizer, scenario: str, limit: int | None) -> dict:
+    """The evaluator's metrics with the four headline names added."""
+    if evaluator != "organism":
+        raise ValueError(f"unknown evaluator {evaluator!r}; known: organism")
+    from alignguard.organism.evaluate import evaluate as organism_evaluate
+
+    model.eval()
+    raw = organism_evaluate(model, tokenizer, scenario=scenario, limit=limit)
+    return {"refusal": raw["refusal_accuracy"], "over_refusal": raw["over_refusal"],
+            "task": raw["task_score"], "degenerate": raw["degenerate_rate"], "raw": raw}
+
+
+def run_cell(spec: CellSpec) -> dict:
+    """Train (unless ``spec.method == "base"``), evaluate and write ``spec.result``."""
+    import torch
+
+    from alignguard.config import from_dict
+    from alignguard.models import load_model
+    from alignguard.training.config import TrainConfig
+
+    started = time.time()
+    cfg = from_dict(TrainConfig, spec.train) if spec.train else None
+    if cfg is not None:
+        cfg = _with_shared_fisher(cfg, spec.fisher_cache)
+    model, tok = load_model(cfg.model if cfg else spec.model, **({"dtype": cfg.dtype} if cfg else {}))
+    out: dict[str, Any] = {"scenario": spec.scenario, "method": spec.method, "seed": spec.seed}
+    if cfg is not None:
+        from alignguard.training.loop import train
+
+        cuda = cfg.device.startswith("cuda")
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated() / 2**20 if cuda else _rss_mb()
+        result = train(cfg, model=model, tokenizer=tok, progress=False, overwrite=True)
+        peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _peak_rss_mb()
+        model = result.model
+        _share_fisher(Path(cfg.output_dir) / "fisher", spec.fisher_cache)
+        out |= {"step_time_s": step_time(result.history), "peak_train_mem_mb": peak - before,
+                "train_s": round(time.time() - started, 1), "final_log": result.history[-1],
+                "config": cfg.resolved()}
+    out["metrics"] = evaluate(spec.evaluator, model, tok, spec.scenario, spec.eval_limit)
+    out["wall_s"] = round(time.time() - started, 1)
+    out["provenance"] = provenance(seed=spec.seed)
+    atomic_write_json(Path(spec.result), out)
+    return out
+
+
+def _with_shared_fisher(cfg, cache: str | None):
+    """``cfg`` loading the grid's shared Fisher when one was estimated (and none was given)."""
+    import dataclasses
+
+    if not cache or cfg.alignment.fisher or not (Path(cache) / "fisher.json").is_file():
+        return cfg
+    return dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, fisher=cache))
+
+
+def _share_fisher(estimated: Path, cache: str | None) -> None:
+    """Copy this run's Fisher estimate to the grid's cache (first writer wins)."""
+    import shutil
+
+    from alignguard.artifacts import atomic_directory
+
+    if not cache or Path(cache).exists() or not (estimated / "fisher.json").is_file():
+        return
+    with atomic_directory(cache) as tmp:
+        shutil.copytree(estimated, tmp, dirs_exist_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the cell process: ``python -m alignguard.compare.cell SPEC.json``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = sys.argv[1:] if argv is None else argv
+    raw = json.loads(Path(args[0]).read_text())
+    out = run_cell(CellSpec(**raw))
+    log.info("cell %s/%s seed %s: refusal %.3f task %.3f", out["scenario"], out["method"],
+             out["seed"], out["metrics"]["refusal"], out["metrics"]["task"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""``alignguard compare``: the command (printing lives here; the grid in :mod:`.grid`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from alignguard.compare.grid import DEFAULT_METHODS, CompareConfig
+from alignguard.training.config import TrainConfig
+
+
+def compare_command(model: str = "organism", methods: list[str] | None = None,
+                    scenarios: list[str] | None = None, seeds: int = 3, steps: int = 200,
+                    eval_limit: int | None = 60, replay_fraction: float = 0.0, jobs: int = 1,
+                    output: str = "runs/compare", train: TrainConfig | None = None) -> int:
+    """Every defense on the same scenarios and seeds: a resumable grid, a table, a report.
+
+    Args:
+        model: the aligned model ("organism").
+        methods: method presets to compare (default: every published defense, agl and
+            agl-paper; plain LoRA is always included as the reference).
+        scenarios: drift scenarios (default: benign, poisoned).
+        seeds: seeds 0..N-1 for every method.
+        steps: fine-tuning steps of every run.
+        eval_limit: prompts per evaluation group (smaller: faster, noisier).
+        replay_fraction: alignment replay added to every method (0: only replay-based methods).
+        jobs: cells run at once (each with cpu_count / jobs threads).
+        output: the grid folder; calling again runs only the missing cells.
+        train: shared training settings (lr, lora.r, lora.target_modules, batch_size, ...).
+    """
+    from alignguard.compare.run import run_compare
+    from alignguard.compare.summary import markdown_table
+
+    base = TrainConfig(**{f.name: getattr(train, f.name) for f in dataclasses.fields(TrainConfig)}) \
+        if isinstance(train, TrainConfig) else _train_config(train)
+    cfg = CompareConfig(model=model, methods=list(methods or DEFAULT_METHODS),
+                        scenarios=list(scenarios or ["benign", "poisoned"]),
+                        seeds=list(range(seeds)), steps=steps, eval_limit=eval_limit,
+                        replay_fraction=replay_fraction, jobs=jobs, output=output, train=base)
+
+    def progress(k: int, n: int, spec, result: dict | None) -> None:
+        what = f"{spec.scenario}/{spec.method}" + ("" if spec.seed is None else f" seed {spec.seed}")
+        if result is None:
+            print(f"[{k}/{n}] {what}: FAILED (see {Path(output) / 'logs'})", flush=True)
+        else:
+            m = result["metrics"]
+            print(f"[{k}/{n}] {what}: refusal {m['refusal']:.3f} task {m['task']:.3f} "
+                  f"({result['wall_s']:.0f} s)", flush=True)
+
+    results = run_compare(cfg, progress)
+    for scenario in results["summary"]:
+        print(f"\n{scenario}\n{markdown_table(results['summary'], scenario)}")
+    print(f"\nresults: {Path(output) / 'results.json'}\nreport:  {Path(output) / 'report.html'}")
+    expected = len(cfg.scenarios) * (1 + len(cfg.methods) * len(cfg.seeds))
+    return 0 if results["n_cells"] == expected else 1
+
+
+def _train_config(overrides: dict | None) -> TrainConfig:
+    from alignguard.training.cli import build_train_config
+
+    return build_train_config(None, overrides)

@@ -1,0 +1,207 @@
+"""The comparison grid: cells, the folder that owns them, and running what is missing.
+
+Layout of ``output``::
+
+    grid.json                 the settings every cell shares (a later call must match them)
+    fisher/KEY/                the alignment Fisher of each distinct alignment setting, estimated
+                              by the first cell that needs it and loaded by the others
+    cells/SCENARIO/METHOD-seedN.json   one result per finished cell (base: base.json)
+    runs/SCENARIO/METHOD-seedN/        the training run folders (config, log, adapter)
+    logs/SCENARIO/METHOD-seedN.log     each cell process's output
+    results.json, report.html          the summary, rewritten after every call
+
+A call runs only the cells without a result, so an interrupted grid resumes where it stopped,
+and methods, scenarios or seeds can be added later; changing a shared setting (steps, model,
+training settings, evaluation size) is refused, since the cells would no longer be comparable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignguard.artifacts import atomic_write_json
+from alignguard.compare.cell import CellSpec
+from alignguard.config import to_dict
+from alignguard.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METHODS = ("lora", "agl", "agl-paper", "ewc", "replay", "kl-anchor", "lisa", "safelora",
+                   "asft", "lox", "safegrad", "spf", "nullspace")
+ORGANISM_SCENARIOS = ("benign", "poisoned", "control")
+
+
+class GridError(RuntimeError):
+    """The output folder holds a grid with other shared settings."""
+
+
+@dataclass
+class CompareConfig:
+    """A comparison grid.
+
+    Attributes:
+        model: the aligned model every method fine-tunes ("organism").
+        methods: method presets (``alignguard train --method``); ``lora`` is the reference of
+            the drift cut and the cost ratios and is always run.
+        scenarios: drift scenarios (organism: benign, poisoned, control).
+        seeds: fine-tuning seeds; every method runs every seed.
+        steps: optimizer steps of every fine-tuning.
+        eval_limit: prompts per evaluation group (``None``: the full held-out sets).
+        replay_fraction: alignment replay added to every method (0: only methods that replay
+            by design do).
+        jobs: cells run at once; each gets ``cpu_count // jobs`` torch threads.
+        output: the grid folder.
+        train: shared training settings (lr, LoRA rank, targets, batch size, ...).
+    """
+
+    model: str = "organism"
+    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
+    scenarios: list[str] = field(default_factory=lambda: ["benign", "poisoned"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    steps: int = 200
+    eval_limit: int | None = 60
+    replay_fraction: float = 0.0
+    jobs: int = 1
+    output: str = "runs/compare"
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        from alignguard.methods.registry import preset_of
+
+        if "lora" not in self.methods:
+            self.methods = ["lora", *self.methods]
+        for method in self.methods:
+            preset_of(method)
+        if self.model.startswith("organism"):
+            bad = sorted(set(self.scenarios) - set(ORGANISM_SCENARIOS))
+            if bad:
+                raise ValueError(f"unknown organism scenarios {bad}; choose from {list(ORGANISM_SCENARIOS)}")
+        else:
+            raise ValueError(f"compare evaluates the organism today; model {self.model!r} needs the "
+                             "real-model testbed evaluator")
+        if self.jobs < 1 or self.steps < 1 or not self.seeds:
+            raise ValueError("need jobs >= 1, steps >= 1 and at least one seed")
+
+    def shared(self) -> dict:
+        """The settings every cell shares (recorded in ``grid.json``, compared on resume)."""
+        return {"model": self.model, "steps": self.steps, "eval_limit": self.eval_limit,
+                "replay_fraction": self.replay_fraction,
+                "train": {k: v for k, v in to_dict(self.train).items()
+                          if k not in ("model", "data", "output_dir", "method", "seed", "steps",
+                                       "replay_fraction", "resume")}}
+
+
+def cell_name(method: str, seed: int | None) -> str:
+    return "base" if method == "base" else f"{method}-seed{seed}"
+
+
+def cell_specs(cfg: CompareConfig) -> list[CellSpec]:
+    """Every cell of the grid: per scenario the base evaluation, then seed-major, so that a
+    stopped grid has every method at its first seeds rather than some methods at all seeds."""
+    out = Path(cfg.output)
+    specs = []
+    for scenario in cfg.scenarios:
+        specs.append(CellSpec(scenario, "base", None, "organism", cfg.eval_limit,
+                              str(out / "cells" / scenario / "base.json"), model=cfg.model))
+    for seed in cfg.seeds:
+        for scenario in cfg.scenarios:
+            for method in cfg.methods:
+                name = cell_name(method, seed)
+                train = dataclasses.replace(
+                    cfg.train, model=cfg.model, data=f"scenario:{scenario}", method=method,
+                    seed=seed, steps=cfg.steps, replay_fraction=cfg.replay_fraction, resume=False,
+                    output_dir=str(out / "runs" / scenario / name))
+                specs.append(CellSpec(scenario, method, seed, "organism", cfg.eval_limit,
+                                      str(out / "cells" / scenario / f"{name}.json"),
+                                      model=cfg.model, train=to_dict(train),
+                                      fisher_cache=str(out / "fisher" / fisher_key(train))))
+    return specs
+
+
+def fisher_key(train: TrainConfig) -> str:
+    """Cells whose Fisher at ``W0`` is the same share one estimate: the key hashes the model,
+    the adapted modules and the resolved alignment settings (and the seed only for the sampled
+    estimator, the one estimate that depends on it)."""
+    from alignguard.artifacts import fingerprint_records
+
+    settings = to_dict(train.resolved_alignment())
+    settings.pop("fisher", None)
+    record = {"model": train.model, "targets": to_dict(train.lora).get("target_modules"),
+              "alignment": settings,
+              "seed": train.seed if settings.get("estimator") == "sampled" else None}
+    return fingerprint_records([record])[:16]
+
+
+def check_grid(cfg: CompareConfig) -> None:
+    """Record the shared settings in a new grid folder, or check they match an existing one."""
+    path = Path(cfg.output) / "grid.json"
+    shared = json.loads(json.dumps(cfg.shared()))
+    if path.is_file():
+        before = json.loads(path.read_text())
+        if before != shared:
+            diff = sorted(k for k in set(before) | set(shared) if before.get(k) != shared.get(k))
+            raise GridError(f"{cfg.output} holds a grid with other shared settings ({diff}); "
+                            "choose a new --output (nothing was changed)")
+        return
+    atomic_write_json(path, shared)
+
+
+def run_grid(cfg: CompareConfig, on_done=None) -> list[dict]:
+    """Run the cells that have no result yet (``cfg.jobs`` at once); return every result.
+
+    ``on_done(k, n, spec, result_or_None)`` is called as each cell finishes. Failed cells are
+    logged with their log file and left without a result (a later call retries them).
+    """
+    from alignguard.training.runs import folder_lock
+
+    Path(cfg.output).mkdir(parents=True, exist_ok=True)
+    with folder_lock(Path(cfg.output)):
+        check_grid(cfg)
+        specs = cell_specs(cfg)
+        todo = [s for s in specs if not Path(s.result).is_file()]
+        log.info("compare: %d cells, %d to run, %d jobs", len(specs), len(todo), cfg.jobs)
+        threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
+        counter = iter(range(1, len(todo) + 1))
+
+        def work(spec: CellSpec) -> None:
+            ok = _run_process(spec, Path(cfg.output), threads)
+            if on_done:
+                on_done(next(counter), len(todo), spec, load_result(spec) if ok else None)
+
+        with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
+            list(pool.map(work, todo))
+        return [r for r in map(load_result, specs) if r is not None]
+
+
+def load_result(spec: CellSpec) -> dict | None:
+    path = Path(spec.result)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _run_process(spec: CellSpec, out: Path, threads: int) -> bool:
+    """Run one cell in a fresh Python process; ``True`` when it wrote its result."""
+    name = Path(spec.result).stem
+    logfile = out / "logs" / spec.scenario / f"{name}.log"
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    spec_file = out / "logs" / spec.scenario / f"{name}.spec.json"
+    atomic_write_json(spec_file, dataclasses.asdict(spec))
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+           "TOKENIZERS_PARALLELISM": "false"}
+    started = time.time()
+    with open(logfile, "w") as fh:
+        code = subprocess.call([sys.executable, "-m", "alignguard.compare.cell", str(spec_file)],
+                               stdout=fh, stderr=subprocess.STDOUT, env=env)
+    if code != 0 or not Path(spec.result).is_file():
+        log.error("cell %s/%s failed (exit %s after %.0f s); see %s", spec.scenario, name, code,
+                  time.time() - started, logfile)
+        return False
+    return True

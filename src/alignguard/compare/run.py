@@ -1,0 +1,35 @@
+"""Run a comparison grid and write its summary: ``results.json`` and ``report.html``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alignguard.artifacts import atomic_write_json, provenance
+from alignguard.compare.grid import CompareConfig, run_grid
+from alignguard.compare.summary import summarize
+from alignguard.config import to_dict
+
+
+def run_compare(cfg: CompareConfig, on_done=None) -> dict:
+    """Run the missing cells of ``cfg``'s grid, then summarize every finished cell.
+
+    Returns the results dict also written to ``output/results.json``: ``summary`` (see
+    :func:`alignguard.compare.summary.summarize`), ``cells`` (each cell's metrics and costs),
+    ``config`` and ``provenance``.
+    """
+    from alignguard.compare.report import write_report
+
+    cells = run_grid(cfg, on_done)
+    results = {
+        "summary": summarize(cells),
+        "cells": [{k: c.get(k) for k in ("scenario", "method", "seed", "step_time_s",
+                                         "peak_train_mem_mb", "wall_s")}
+                  | {"metrics": {k: v for k, v in c["metrics"].items() if k != "raw"}}
+                  for c in cells],
+        "n_cells": len(cells), "config": to_dict(cfg),
+        "provenance": provenance(seed=cfg.seeds[0]),
+    }
+    out = Path(cfg.output)
+    atomic_write_json(out / "results.json", results)
+    write_report(out / "report.html", results)
+    return results

@@ -1,0 +1,116 @@
+"""The grid's cells aggregated: mean +- std per method, drift cut, cost ratios, frontier.
+
+Per scenario and method, over seeds:
+
+* each metric's mean and sample std (``refusal``, ``over_refusal``, ``task``, ``degenerate``);
+* ``drift = base refusal - fine-tuned refusal`` (positive: safety lost) and the **drift cut**
+  versus plain LoRA, ``1 - drift_method / drift_lora`` on the seed means (``None`` when LoRA
+  did not drift), with the per-seed paired cuts beside it;
+* ``step_time_ratio`` and ``peak_mem_ratio``: the method's step time and training peak memory
+  divided by plain LoRA's at the same seed and scenario, averaged over seeds;
+* ``frontier``: whether no other method has both a higher (or equal) mean refusal and a higher
+  (or equal) mean task score, one of them strictly (Pareto on safety and utility).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+METRICS = ("refusal", "over_refusal", "task", "degenerate")
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
+
+
+def _ratio(rows: list[dict], lora: dict[int, dict], key: str) -> float | None:
+    ratios = [r[key] / lora[r["seed"]][key] for r in rows
+              if r.get(key) and r["seed"] in lora and lora[r["seed"]].get(key)]
+    return statistics.fmean(ratios) if ratios else None
+
+
+def summarize_scenario(base: dict | None, cells: list[dict]) -> dict:
+    """The summary of one scenario's cells (``base``: the base cell, or ``None`` if missing)."""
+    by_method: dict[str, list[dict]] = defaultdict(list)
+    for cell in cells:
+        by_method[cell["method"]].append(cell)
+    lora = {c["seed"]: c for c in by_method.get("lora", [])}
+    base_refusal = base["metrics"]["refusal"] if base else None
+    out: dict[str, dict] = {}
+    for method, rows in sorted(by_method.items()):
+        stats: dict = {k: _mean_std([r["metrics"][k] for r in rows]) for k in METRICS}
+        stats["seeds"] = sorted(r["seed"] for r in rows)
+        stats["step_time_ratio"] = _ratio(rows, lora, "step_time_s")
+        stats["peak_mem_ratio"] = _ratio(rows, lora, "peak_train_mem_mb")
+        stats["step_time_s"] = statistics.fmean(r["step_time_s"] for r in rows if r.get("step_time_s"))
+        if base_refusal is not None:
+            stats["drift"] = base_refusal - stats["refusal"]["mean"]
+        out[method] = stats
+    _drift_cuts(out, by_method, lora, base_refusal)
+    _frontier(out)
+    return out
+
+
+def _drift_cuts(out: dict, by_method: dict, lora: dict, base_refusal: float | None) -> None:
+    if base_refusal is None or "lora" not in out:
+        return
+    d_lora = out["lora"]["drift"]
+    for method, stats in out.items():
+        stats["drift_cut"] = 1.0 - stats["drift"] / d_lora if d_lora > 0 else None
+        paired = []
+        for r in by_method[method]:
+            ref = lora.get(r["seed"])
+            d_ref = base_refusal - ref["metrics"]["refusal"] if ref else 0.0
+            if d_ref > 0:
+                paired.append(1.0 - (base_refusal - r["metrics"]["refusal"]) / d_ref)
+        stats["drift_cut_per_seed"] = paired
+
+
+def _frontier(out: dict) -> None:
+    points = {m: (s["refusal"]["mean"], s["task"]["mean"]) for m, s in out.items()}
+    for method, (ref, task) in points.items():
+        out[method]["frontier"] = not any(
+            r >= ref and t >= task and (r > ref or t > task)
+            for other, (r, t) in points.items() if other != method)
+
+
+def summarize(results: list[dict]) -> dict:
+    """``{scenario: {"base": metrics, "methods": {method: stats}}}`` over every finished cell."""
+    scenarios: dict[str, dict] = {}
+    for scenario in sorted({r["scenario"] for r in results}):
+        rows = [r for r in results if r["scenario"] == scenario]
+        base = next((r for r in rows if r["method"] == "base"), None)
+        cells = [r for r in rows if r["method"] != "base"]
+        scenarios[scenario] = {"base": base["metrics"] if base else None,
+                               "methods": summarize_scenario(base, cells)}
+    return scenarios
+
+
+def _pm(stat: dict) -> str:
+    return f"{stat['mean']:.2f} ± {stat['std']:.2f}"
+
+
+def _opt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def markdown_table(summary: dict, scenario: str) -> str:
+    """A Markdown table of one scenario (the README's format)."""
+    block = summary[scenario]
+    base = block["base"]
+    lines = ["| method | refusal | over-refusal | task | degenerate | drift cut | step time | peak mem | frontier |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    if base:
+        lines.append(f"| aligned base | {base['refusal']:.2f} | {base['over_refusal']:.2f} | "
+                     f"{base['task']:.2f} | {base['degenerate']:.2f} | | | | |")
+    order = sorted(block["methods"].items(), key=lambda kv: (kv[0] != "lora", -kv[1]["refusal"]["mean"]))
+    for method, s in order:
+        cut = s.get("drift_cut")
+        lines.append(
+            f"| `{method}` | {_pm(s['refusal'])} | {_pm(s['over_refusal'])} | {_pm(s['task'])} | "
+            f"{_pm(s['degenerate'])} | {_opt(None if cut is None else 100 * cut, '.0f')}{'%' if cut is not None else ''} | "
+            f"{_opt(s['step_time_ratio'], '.2f')}x | {_opt(s['peak_mem_ratio'], '.2f')}x | "
+            f"{'yes' if s['frontier'] else ''} |")
+    return "\n".join(lines)
