@@ -58,7 +58,8 @@ class CompareConfig:
         eval_limit: prompts per evaluation group (``None``: the full held-out sets).
         replay_fraction: alignment replay added to every method (0: only methods that replay
             by design do).
-        jobs: cells run at once; each gets ``cpu_count // jobs`` torch threads.
+        jobs: cells run at once; each gets ``cpu_count // jobs`` torch threads (or
+            ``OMP_NUM_THREADS`` when set).
         output: the grid folder.
         train: shared training settings (lr, LoRA rank, targets, batch size, ...).
     """
@@ -169,7 +170,7 @@ def run_grid(cfg: CompareConfig, on_done=None) -> list[dict]:
         specs = cell_specs(cfg)
         todo = [s for s in specs if not Path(s.result).is_file()]
         log.info("compare: %d cells, %d to run, %d jobs", len(specs), len(todo), cfg.jobs)
-        threads = max(1, (os.cpu_count() or 1) // cfg.jobs)
+        threads = int(os.environ.get("OMP_NUM_THREADS") or max(1, (os.cpu_count() or 1) // cfg.jobs))
         counter = iter(range(1, len(todo) + 1))
 
         def work(spec: CellSpec) -> None:
