@@ -1,0 +1,99 @@
+"""``alignguard compare``: the summary's arithmetic, the grid folder's rules, a reduced real run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alignguard.compare.cell import step_time
+from alignguard.compare.grid import CompareConfig, GridError, cell_specs, check_grid, fisher_key
+from alignguard.compare.summary import markdown_table, summarize
+from alignguard.training.config import TrainConfig
+
+
+def _cell(method, seed, refusal, task, step=1.0, mem=100.0, scenario="benign"):
+    return {"scenario": scenario, "method": method, "seed": seed, "step_time_s": step,
+            "peak_train_mem_mb": mem,
+            "metrics": {"refusal": refusal, "over_refusal": 0.1, "task": task, "degenerate": 0.0}}
+
+
+def test_summary_drift_cut_ratios_and_frontier():
+    base = {"scenario": "benign", "method": "base", "seed": None,
+            "metrics": {"refusal": 0.9, "over_refusal": 0.1, "task": 0.0, "degenerate": 0.0}}
+    cells = [base,
+             _cell("lora", 0, 0.1, 1.0, step=1.0, mem=100), _cell("lora", 1, 0.3, 1.0, step=2.0, mem=100),
+             _cell("kl-anchor", 0, 0.8, 1.0, step=2.0, mem=150), _cell("kl-anchor", 1, 0.6, 0.9, step=4.0, mem=150),
+             _cell("weak", 0, 0.5, 0.5), _cell("weak", 1, 0.5, 0.5)]
+    block = summarize(cells)["benign"]
+    lora, kl, weak = (block["methods"][m] for m in ("lora", "kl-anchor", "weak"))
+    assert lora["drift"] == pytest.approx(0.9 - 0.2)
+    # drift cut on the seed means: 1 - (0.9 - 0.7) / (0.9 - 0.2)
+    assert kl["drift_cut"] == pytest.approx(1 - 0.2 / 0.7)
+    # paired per seed: seed 0: 1 - 0.1/0.8, seed 1: 1 - 0.3/0.6
+    assert kl["drift_cut_per_seed"] == pytest.approx([1 - 0.1 / 0.8, 1 - 0.3 / 0.6])
+    assert kl["step_time_ratio"] == pytest.approx(2.0) and kl["peak_mem_ratio"] == pytest.approx(1.5)
+    assert kl["refusal"]["std"] == pytest.approx(0.1414, abs=1e-3)
+    # weak is dominated by kl-anchor (higher refusal and task); lora and kl-anchor are not
+    assert (lora["frontier"], kl["frontier"], weak["frontier"]) == (True, True, False)
+    table = markdown_table(summarize(cells), "benign")
+    assert "| `kl-anchor` | 0.70 ± 0.14" in table and "2.00x" in table
+
+
+def test_no_drift_cut_when_lora_did_not_drift():
+    base = {"scenario": "control", "method": "base", "seed": None,
+            "metrics": {"refusal": 0.5, "over_refusal": 0.0, "task": 0.0, "degenerate": 0.0}}
+    block = summarize([base, _cell("lora", 0, 0.6, 1.0, scenario="control"),
+                       _cell("agl", 0, 0.6, 1.0, scenario="control")])["control"]
+    assert block["methods"]["agl"]["drift_cut"] is None
+
+
+def test_step_time_is_the_median_interval_rate():
+    history = [{"step": 10, "elapsed_s": 30.0}, {"step": 20, "elapsed_s": 35.0},
+               {"step": 30, "elapsed_s": 40.0}]
+    assert step_time(history) == pytest.approx(0.5)  # the warm-up interval (3 s/step) ignored
+
+
+def test_grid_cells_are_seed_major_and_share_the_fisher(tmp_path):
+    cfg = CompareConfig(methods=["agl", "agl-paper"], scenarios=["benign", "poisoned"], seeds=[0, 1],
+                        output=str(tmp_path))
+    specs = cell_specs(cfg)
+    assert [s.method for s in specs[:2]] == ["base", "base"]
+    assert [(s.seed, s.scenario, s.method) for s in specs[2:5]] == [
+        (0, "benign", "lora"), (0, "benign", "agl"), (0, "benign", "agl-paper")]
+    agl = [s for s in specs if s.method == "agl"]
+    assert len({s.fisher_cache for s in agl}) == 1  # same alignment settings, any seed/scenario
+    assert agl[0].fisher_cache != next(s for s in specs if s.method == "agl-paper").fisher_cache  # empirical
+    sampled = TrainConfig(method="agl")
+    sampled.alignment.estimator = "sampled"
+    assert fisher_key(sampled) != fisher_key(TrainConfig(method="agl", seed=1, alignment=sampled.alignment))
+
+
+def test_grid_folder_refuses_other_shared_settings(tmp_path):
+    check_grid(CompareConfig(output=str(tmp_path), steps=10))
+    check_grid(CompareConfig(output=str(tmp_path), steps=10, methods=["lora", "ewc"], seeds=[5]))
+    with pytest.raises(GridError, match="steps"):
+        check_grid(CompareConfig(output=str(tmp_path), steps=20))
+    with pytest.raises(ValueError, match="unknown organism scenarios"):
+        CompareConfig(scenarios=["benign-similar"])
+
+
+def test_compare_cli_reduced_grid_resumes(tmp_path):
+    """The real command: base + two methods, one seed, a few steps; a second call runs nothing."""
+    from alignguard.cli import main
+
+    out = tmp_path / "grid"
+    args = ["compare", "--methods", "lora,replay", "--scenarios", "benign", "--seeds", "1",
+            "--steps", "3", "--eval-limit", "3", "--output", str(out), "--train.log-every", "1"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["n_cells"] == 3
+    methods = results["summary"]["benign"]["methods"]
+    assert set(methods) == {"lora", "replay"}
+    assert methods["lora"]["step_time_ratio"] == pytest.approx(1.0)
+    assert methods["replay"]["step_time_s"] > 0
+    assert "safety/utility frontier" not in (out / "report.html").read_text()[:200]
+    assert "Verdict" in (out / "report.html").read_text()
+    stamp = (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns == stamp
