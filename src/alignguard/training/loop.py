@@ -31,7 +31,13 @@ import torch
 from alignguard.alignment.basis import AlignmentBasis
 from alignguard.alignment.prepare import prepare_alignment
 from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
-from alignguard.data import Example, encode_examples, fingerprint_examples, iterate_batches, pad_id_of
+from alignguard.data import (
+    Example,
+    encode_examples,
+    fingerprint_examples,
+    iterate_batches,
+    pad_id_of,
+)
 from alignguard.methods.base import Method
 from alignguard.methods.objective import check_finite, check_finite_weights
 from alignguard.methods.registry import build_method
@@ -236,7 +242,7 @@ def _check_fsdp2(cfg: TrainConfig, method: Method) -> None:
 
 
 def _loop(cfg, parts, opt, batches, start, folder, show, callbacks) -> list[dict]:
-    from alignguard.training.progress import progress_bar
+    from alignguard.progress import progress_bar
     from alignguard.training.step import optimizer_step
 
     (model, accelerator, method, reporter), (optimizer, scheduler) = parts, opt
