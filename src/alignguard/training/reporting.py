@@ -56,6 +56,7 @@ class Reporter:
             if "wandb" in cfg.trackers():
                 os.environ.setdefault("WANDB_MODE", "offline")
             tracker_dir = str(Path(cfg.output_dir) / TRACKER_DIR)
+            Path(tracker_dir).mkdir(parents=True, exist_ok=True)  # wandb.init(dir=) needs it
             accelerator.init_trackers(Path(cfg.output_dir).name or "alignguard",
                                       config=_scalars(cfg.resolved()),
                                       init_kwargs={"wandb": {"dir": tracker_dir}})
