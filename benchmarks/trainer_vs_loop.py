@@ -9,10 +9,12 @@ on the CPU:
 * Trainer: ``transformers.Trainer`` on the same PEFT model, the rows as a ``datasets.Dataset``
   and the loop's collate function.
 
-Each run's wall time per optimizer step is taken between consecutive steps (the own loop's step
-callback, the Trainer's ``on_step_end``), the first ``--warmup`` steps dropped; the runs
-alternate (loop, Trainer, loop, Trainer, ...) so machine noise hits both. The ratio is
-median(own loop) / median(Trainer); target <= 1.05. Example (~1 minute on one thread)::
+Each run's time per optimizer step is taken between consecutive steps (the own loop's step
+callback, the Trainer's ``on_step_end``), the first ``--warmup`` steps dropped, as process CPU
+time (one thread: what the step costs, little moved by other processes on a shared machine) and
+as wall time; the runs alternate (loop, Trainer, loop, Trainer, ...) so machine noise hits both.
+The ratio is median(own loop) / median(Trainer) of the CPU times; target <= 1.05. Example
+(a few minutes on one thread)::
 
     OMP_NUM_THREADS=1 python benchmarks/trainer_vs_loop.py --steps 30 --warmup 5 --repeats 2
 """
@@ -38,8 +40,17 @@ def _rows(tokenizer, limit: int) -> list[dict]:
     return encode_examples(tokenizer, load_dataset_spec("scenario:benign")[:limit], MAX_LEN)
 
 
-def own_loop(steps: int, batch: int, workdir: Path) -> list[float]:
-    """Seconds per optimizer step of ``train(method="lora")``."""
+def _stamp() -> tuple[float, float]:
+    return time.process_time(), time.perf_counter()
+
+
+def _intervals(stamps: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(CPU s, wall s) between consecutive stamps."""
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:], strict=False)]
+
+
+def own_loop(steps: int, batch: int, workdir: Path) -> list[tuple[float, float]]:
+    """(CPU, wall) seconds per optimizer step of ``train(method="lora")``."""
     from alignguard.models import load_model
     from alignguard.training.config import TrainConfig
     from alignguard.training.loop import train
@@ -48,14 +59,14 @@ def own_loop(steps: int, batch: int, workdir: Path) -> list[float]:
     cfg = TrainConfig(model="organism", data="scenario:benign", method="lora", steps=steps,
                       batch_size=batch, lr=LR, warmup_steps=0, log_every=steps, save_every=0,
                       max_length=MAX_LEN, output_dir=str(workdir / "loop"), seed=0)
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
     train(cfg, model=model, tokenizer=tok, progress=False, overwrite=True,
-          callbacks=[lambda step, m: stamps.append(time.perf_counter())])
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+          callbacks=[lambda step, m: stamps.append(_stamp())])
+    return _intervals(stamps)
 
 
-def hf_trainer(steps: int, batch: int, workdir: Path) -> list[float]:
-    """Seconds per optimizer step of ``transformers.Trainer`` on the same PEFT LoRA model."""
+def hf_trainer(steps: int, batch: int, workdir: Path) -> list[tuple[float, float]]:
+    """(CPU, wall) seconds per optimizer step of ``transformers.Trainer``, same PEFT LoRA model."""
     from datasets import Dataset
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
@@ -65,11 +76,11 @@ def hf_trainer(steps: int, batch: int, workdir: Path) -> list[float]:
 
     model, tok = load_model("organism")
     model = attach_lora(model, LoraSettings(init_seed=0))
-    stamps: list[float] = []
+    stamps: list[tuple[float, float]] = []
 
     class Stamp(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            stamps.append(time.perf_counter())
+            stamps.append(_stamp())
 
     pad = pad_id_of(tok)
     args = TrainingArguments(
@@ -79,7 +90,7 @@ def hf_trainer(steps: int, batch: int, workdir: Path) -> list[float]:
         dataloader_num_workers=0, disable_tqdm=True, seed=0, remove_unused_columns=False)
     Trainer(model=model, args=args, train_dataset=Dataset.from_list(_rows(tok, 4000)),
             data_collator=lambda feats: collate(feats, pad), callbacks=[Stamp()]).train()
-    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    return _intervals(stamps)
 
 
 def main() -> None:
@@ -92,16 +103,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     loop, hf, ratios = [], [], []
+    med = statistics.median
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):
             total = args.steps + args.warmup + 1  # n stamps give n-1 intervals
             a = own_loop(total, args.batch, Path(tmp))[args.warmup:]
             b = hf_trainer(total, args.batch, Path(tmp))[args.warmup:]
             loop, hf = loop + a, hf + b
-            ratios.append(round(statistics.median(a) / statistics.median(b), 3))
-    out = {"own_loop_s_per_step": statistics.median(loop), "trainer_s_per_step": statistics.median(hf),
-           "ratio": statistics.median(loop) / statistics.median(hf), "ratio_per_repeat": ratios,
-           "steps_each": len(loop),
+            ratios.append(round(med([x[0] for x in a]) / med([x[0] for x in b]), 3))
+    cpu = (med([x[0] for x in loop]), med([x[0] for x in hf]))
+    wall = (med([x[1] for x in loop]), med([x[1] for x in hf]))
+    out = {"own_loop_cpu_s_per_step": cpu[0], "trainer_cpu_s_per_step": cpu[1],
+           "ratio": cpu[0] / cpu[1], "ratio_per_repeat": ratios,
+           "own_loop_wall_s_per_step": wall[0], "trainer_wall_s_per_step": wall[1],
+           "wall_ratio": wall[0] / wall[1], "steps_each": len(loop),
            "batch": args.batch, "threads": args.threads, "model": "organism", "method": "plain LoRA"}
     print(json.dumps(out, indent=2))
 

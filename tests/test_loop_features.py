@@ -28,6 +28,10 @@ def _cfg(tmp_path, data, **kw) -> TrainConfig:
     return cfg
 
 
+def read_examples_rows(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
 def _run(cfg, tok, **kw):
     return train(cfg, model=make_tiny_model("llama", vocab_size=len(tok)), tokenizer=tok,
                  progress=False, **kw)
@@ -60,8 +64,13 @@ def test_eval_hook_logs_the_eval_loss(tmp_path, tiny_tokenizer, tiny_jsonl):
     assert rows[0]["eval_loss"] != rows[-1]["eval_loss"]
     prov = json.loads((Path(cfg.output_dir) / "provenance.json").read_text())
     assert prov["data_fingerprints"]["eval"] == fingerprint_examples(read_examples(held))
-    with pytest.raises(ValueError, match="eval_data"):
-        TrainConfig(eval_every=5)
+    with pytest.raises(ValueError, match="eval_every > 0 needs eval rows"):
+        train(_cfg(tmp_path / "x", tiny_jsonl, model="no/such-model", eval_every=5))
+    from datasets import Dataset
+
+    given = _run(_cfg(tmp_path / "y", tiny_jsonl, eval_every=3), tiny_tokenizer,
+                 eval_dataset=Dataset.from_list(read_examples_rows(held)))
+    assert given.history[-1]["eval_loss"] == pytest.approx(rows[-1]["eval_loss"], rel=1e-6)
 
 
 def test_train_takes_a_datasets_object_and_checks_it_before_the_model(tmp_path, tiny_tokenizer):

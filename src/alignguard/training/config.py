@@ -64,7 +64,8 @@ class TrainConfig:
             gradient checkpointing, non-reentrant): less memory, ~30% more compute, same loss.
         eval_data: held-out rows (same forms as ``data``) for the periodic evaluation.
         eval_every: steps between evaluations (mean token NLL on eval_data, logged as
-            ``eval_loss``; 0: none). The last step is evaluated too.
+            ``eval_loss``; 0: none). The last step is evaluated too. Needs eval_data (or
+            ``train(cfg, eval_dataset=...)``).
         report_to: trackers that also receive every log row, through accelerate: "none",
             "tensorboard", "wandb" (offline unless WANDB_MODE says otherwise), or both
             comma-separated; written under output_dir/trackers.
@@ -138,8 +139,6 @@ class TrainConfig:
                               ("assistant_turns", ASSISTANT_TURNS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
-        if self.eval_every and not self.eval_data:
-            raise ValueError("eval_every > 0 needs eval_data (held-out rows to evaluate on)")
         self.trackers()
         check_device(self.device)
 

@@ -25,6 +25,8 @@ def check_inputs(cfg: TrainConfig) -> None:
     load_dataset_spec(cfg.data)
     if cfg.eval_data:
         load_dataset_spec(cfg.eval_data)
+    elif cfg.eval_every:
+        raise ValueError("eval_every > 0 needs held-out rows: pass --eval-data FILE")
     method = build_method(cfg)
     needs = method.needs()
     if needs or any(c.name == "replay" for c in method.components):
