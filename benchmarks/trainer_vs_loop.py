@@ -7,7 +7,8 @@ on the CPU:
 
 * own loop: ``alignguard.training.loop.train`` with ``method="lora"`` (no penalty, no gate);
 * Trainer: ``transformers.Trainer`` on the same PEFT model, the rows as a ``datasets.Dataset``
-  and the loop's collate function.
+  in the own loop's shuffled order read sequentially, and the loop's collate function: both see
+  the same batches (the same padded widths), so the step times compare the same work.
 
 Each run's time per optimizer step is taken between consecutive steps (the own loop's step
 callback, the Trainer's ``on_step_end``), the first ``--warmup`` steps dropped, as process CPU
@@ -33,11 +34,18 @@ import torch
 LR, MAX_LEN = 2e-3, 128
 
 
-def _rows(tokenizer, limit: int) -> list[dict]:
+def _rows_in_loop_order(tokenizer, seed: int = 0) -> list[dict]:
+    """The encoded rows in the order the own loop's first epoch reads them
+    (:func:`alignguard.data.iterate_batches`: ``random.Random(seed * 1_000_003).shuffle``)."""
+    import random
+
     from alignguard.data import encode_examples
     from alignguard.dataspec import load_dataset_spec
 
-    return encode_examples(tokenizer, load_dataset_spec("scenario:benign")[:limit], MAX_LEN)
+    encoded = encode_examples(tokenizer, load_dataset_spec("scenario:benign"), MAX_LEN)
+    order = list(range(len(encoded)))
+    random.Random(seed * 1_000_003).shuffle(order)
+    return [encoded[i] for i in order]
 
 
 def _stamp() -> tuple[float, float]:
@@ -88,8 +96,14 @@ def hf_trainer(steps: int, batch: int, workdir: Path) -> list[tuple[float, float
         learning_rate=LR, lr_scheduler_type="cosine", warmup_steps=0, weight_decay=0.0,
         max_grad_norm=1.0, logging_steps=steps, save_strategy="no", report_to=[], use_cpu=True,
         dataloader_num_workers=0, disable_tqdm=True, seed=0, remove_unused_columns=False)
-    Trainer(model=model, args=args, train_dataset=Dataset.from_list(_rows(tok, 4000)),
-            data_collator=lambda feats: collate(feats, pad), callbacks=[Stamp()]).train()
+    class InLoopOrder(Trainer):
+        def _get_train_sampler(self, *args, **kwargs):
+            from torch.utils.data import SequentialSampler
+
+            return SequentialSampler(self.train_dataset)
+
+    InLoopOrder(model=model, args=args, train_dataset=Dataset.from_list(_rows_in_loop_order(tok)),
+                data_collator=lambda feats: collate(feats, pad), callbacks=[Stamp()]).train()
     return _intervals(stamps)
 
 
