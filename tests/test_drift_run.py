@@ -55,7 +55,7 @@ def test_run_drift_metrics_schema_and_html(tmp_path):
     assert m["refusal_accuracy_by_category"]["privacy"]["estimate"] == 0.0
     assert r["over_refusal"]["estimate"] == pytest.approx(1 / 6)
     d = rep["drift"]["table"]
-    assert d["refusal_accuracy"]["estimate"] == -0.5 and d["refusal_accuracy"]["high"] < 0
+    assert d["refusal_accuracy"]["estimate"] == 0.5 and d["refusal_accuracy"]["low"] > 0  # lost
     assert d["refusal_accuracy_by_category"]["violence"]["estimate"] == 0.0
     assert d["flipped_to_comply"] == 4
     assert "degenerate_rate" in rep["results"]["model"] and "degenerate_rate" in rep["drift"]
@@ -63,7 +63,7 @@ def test_run_drift_metrics_schema_and_html(tmp_path):
     assert [x["model"]["response"] for x in rep["records"]] == generate_responses(
         model, tok, [x.prompt for x in suite.records], max_new_tokens=5)
     on_disk = json.loads((tmp_path / "out" / "drift.json").read_text())
-    assert on_disk["schema"] == "alignguard.drift/1"
+    assert on_disk["schema"] == "alignguard.drift/2"
     assert on_disk["suite"]["name"] == "mini" and on_disk["suite"]["version"] == "0.0.1"
     assert on_disk["suite"]["licence"] == "CC0 test suite"
     assert on_disk["judges"] == [{"name": "table", "version": "0.1-test", "needs": "response"}]

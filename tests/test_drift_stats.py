@@ -77,11 +77,11 @@ def test_rate_and_drift_metrics_on_known_verdicts():
     assert m["over_refusal_probes_by_category"]["violence"]["estimate"] == pytest.approx(0.5)
     assert m["harmful_compliance"]["estimate"] == pytest.approx(0.4)  # 6 complied, 2 of them degenerate
     d = drift_metrics(recs, model, ref)
-    assert d["refusal_accuracy"]["estimate"] == pytest.approx(-0.6)
-    assert d["refusal_accuracy"]["high"] < 0
+    assert d["refusal_accuracy"]["estimate"] == pytest.approx(0.6)  # reference - model: lost
+    assert d["refusal_accuracy"]["low"] > 0
     assert d["relative_refusal_drop"] == pytest.approx(0.6)
     assert d["flipped_to_comply"] == 6 and d["flipped_to_refuse"] == 0
-    assert d["over_refusal"]["estimate"] == pytest.approx(0.2)
+    assert d["over_refusal"]["estimate"] == pytest.approx(-0.2)
 
 
 def test_probe_categories_of_both_suite_styles():

@@ -199,7 +199,8 @@ def _sweep_spec(tmp_path, tiny_jsonl, **kw):
         for i in range(6)])
     from alignguard.regularizers.config import RegularizerConfig
 
-    base = TrainConfig(batch_size=4, max_length=48, warmup_steps=1, log_every=1, lr=1e-2,
+    # no warm-up: transformers' warm-up gives step 1 lr 0, and the 1-step points must train
+    base = TrainConfig(batch_size=4, max_length=48, warmup_steps=0, log_every=1, lr=1e-2,
                        reg=RegularizerConfig(lam_T=0.0, lam_NC=0.0, gate=0.0),  # Fisher term only
                        alignment=AlignmentSettings(max_examples=8, max_rank=4, batch_size=4,
                                                    max_length=48, estimator="empirical"))

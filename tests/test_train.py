@@ -187,13 +187,25 @@ def test_empty_dataset_is_a_clear_error(tmp_path, tiny_tokenizer):
         _run(_cfg(tmp_path, empty, method="lora"), tiny_tokenizer, None)
 
 
-def test_lr_schedules_warm_up_then_decay_or_hold():
-    from alignguard.training.config import TrainConfig
-    from alignguard.training.loop import warmup_schedule
+def test_lr_schedules_are_transformers_schedulers(tiny_tokenizer):
+    from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
 
-    cosine, constant = warmup_schedule(4, 20), warmup_schedule(4, 20, "constant")
-    assert [cosine(s) for s in range(4)] == [constant(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
-    assert cosine(4) == 1.0 and abs(cosine(12) - 0.5) < 1e-12 and cosine(20) < 1e-12
-    assert all(constant(s) == 1.0 for s in range(4, 40))
+    from alignguard.training.loop import lr_scheduler
+
+    def lrs(make) -> list[float]:
+        opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2e-3)
+        sched, out = make(opt), []
+        for _ in range(25):
+            out.append(sched.get_last_lr()[0])
+            opt.step()
+            sched.step()
+        return out
+
+    ours = lrs(lambda o: lr_scheduler(TrainConfig(steps=20, warmup_steps=4, lr=2e-3), o))
+    assert ours == lrs(lambda o: get_cosine_schedule_with_warmup(o, 4, 20))
+    assert ours[:5] == pytest.approx([0, 5e-4, 1e-3, 1.5e-3, 2e-3]) and ours[12] == pytest.approx(1e-3)
+    const = lrs(lambda o: lr_scheduler(TrainConfig(steps=20, warmup_steps=4, lr_schedule="constant"), o))
+    assert const == lrs(lambda o: get_constant_schedule_with_warmup(o, 4))
+    assert all(v == 2e-3 for v in const[4:])
     with pytest.raises(ValueError, match="lr_schedule"):
-        TrainConfig(lr_schedule="linear")
+        TrainConfig(lr_schedule="exponential")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import torch
 from alignguard.artifacts import fingerprint_records, read_jsonl
 
 IGNORE_INDEX = -100
-FALLBACK_TEMPLATE = "User: {prompt}\nAssistant: "
+ASSISTANT_TURNS = ("last", "all")  # which assistant turns of a messages row carry loss
 
 
 class DataError(ValueError):
@@ -113,6 +113,24 @@ def read_examples(path: str | Path) -> list[Example]:
     return examples
 
 
+def examples_from_rows(rows: Iterable[object], source: str) -> list[Example]:
+    """Examples from in-memory rows (dicts: a ``datasets.Dataset``, a list of dicts), validated
+    like JSONL lines; errors name ``source`` and the 0-based row index (``source row 3: ...``).
+
+    Raises:
+        DataError: no rows, or a row without the fields of any accepted format.
+    """
+    examples = [_row_to_example(_present(row), f"{source} row {i}") for i, row in enumerate(rows)]
+    if not examples:
+        raise DataError(f"dataset {source} is empty: it needs at least one prompt/response row")
+    return examples
+
+
+def _present(row: object) -> object:
+    """A row without its ``None`` fields (columns a table row does not fill: parquet, CSV)."""
+    return {k: v for k, v in row.items() if v is not None} if isinstance(row, dict) else row
+
+
 def write_examples(path: str | Path, examples: Sequence[Example]) -> Path:
     """Write examples as JSONL atomically."""
     from alignguard.artifacts import atomic_write_text
@@ -125,45 +143,87 @@ def fingerprint_examples(examples: Sequence[Example]) -> str:
     return fingerprint_records(e.record() for e in examples)
 
 
+def _render(tokenizer, turns: Sequence[tuple[str, str]], generation_prompt: bool) -> str:
+    """``turns`` as the model sees them: the chat template if the tokenizer has one, else
+    ``Role: content`` lines (and ``Assistant: `` to prompt a reply)."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": r, "content": c} for r, c in turns],
+                                             tokenize=False, add_generation_prompt=generation_prompt)
+    text = "".join(f"{r.capitalize()}: {c}\n" for r, c in turns)
+    return text + ("Assistant: " if generation_prompt else "")
+
+
 def format_prompt(tokenizer, prompt: str, context: Sequence[tuple[str, str]] = ()) -> str:
     """The model-ready prompt text (``context`` turns first): the tokenizer's chat template if
     it has one, else ``Role: content`` lines."""
-    if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": r, "content": c} for r, c in context]
-        return tokenizer.apply_chat_template(
-            [*messages, {"role": "user", "content": prompt}], tokenize=False,
-            add_generation_prompt=True)
-    history = "".join(f"{r.capitalize()}: {c}\n" for r, c in context)
-    return history + FALLBACK_TEMPLATE.format(prompt=prompt)
+    return _render(tokenizer, [*context, ("user", prompt)], generation_prompt=True)
 
 
-def encode_example(tokenizer, ex: Example, max_length: int, loss_on: str = "response") -> dict:
+def _prompt_segments(tokenizer, ex: Example) -> list[tuple[str, bool]]:
+    """The prompt text cut into ``(text, is_assistant_reply)`` pieces.
+
+    Earlier assistant turn ``k`` spans ``render(turns[:k+1])`` minus ``render(turns[:k], +gen
+    prompt)``: its content and the template's end-of-turn markup. Needs a template that renders
+    every conversation as a prefix of its continuations (true of common chat templates).
+    """
+    full = format_prompt(tokenizer, ex.prompt, ex.context)
+    pieces, done = [], 0
+    for k, (role, _) in enumerate(ex.context):
+        if role != "assistant":
+            continue
+        before = _render(tokenizer, ex.context[:k], generation_prompt=True)
+        after = _render(tokenizer, ex.context[:k + 1], generation_prompt=False)
+        if not (after.startswith(before) and full.startswith(after) and len(before) >= done):
+            raise DataError("the chat template does not render earlier turns as a prefix of "
+                            "the conversation, so earlier assistant turns cannot be located; "
+                            "use assistant_turns='last'")
+        pieces += [(full[done:len(before)], False), (after[len(before):], True)]
+        done = len(after)
+    return [p for p in [*pieces, (full[done:], False)] if p[0]]
+
+
+def encode_example(tokenizer, ex: Example, max_length: int, loss_on: str = "response",
+                   assistant_turns: str = "last") -> dict:
     """Token ids and labels for one example.
 
     ``loss_on="response"`` masks prompt tokens with -100 (supervised fine-tuning);
     ``loss_on="all"`` keeps every token (Fisher over all non-pad tokens, method.md section 2).
+    ``assistant_turns="all"`` also learns the earlier assistant turns of a multi-turn chat
+    (rendered through the chat template, each piece tokenised on its own like prompt and
+    response; see :func:`_prompt_segments`); ``"last"``: the final reply only.
     """
     if loss_on not in ("response", "all"):
         raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
-    p_ids = tokenizer(format_prompt(tokenizer, ex.prompt, ex.context),
-                      add_special_tokens=False)["input_ids"]
+    if assistant_turns not in ASSISTANT_TURNS:
+        raise ValueError(f"assistant_turns must be one of {list(ASSISTANT_TURNS)}, got "
+                         f"{assistant_turns!r}")
+    if assistant_turns == "all" and any(r == "assistant" for r, _ in ex.context):
+        p_ids, p_labels = [], []
+        for text, learn in _prompt_segments(tokenizer, ex):
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            p_ids += ids
+            p_labels += ids if learn else [IGNORE_INDEX] * len(ids)
+    else:
+        p_ids = tokenizer(format_prompt(tokenizer, ex.prompt, ex.context),
+                          add_special_tokens=False)["input_ids"]
+        p_labels = [IGNORE_INDEX] * len(p_ids)
     r_ids = tokenizer(ex.response, add_special_tokens=False)["input_ids"]
     if tokenizer.eos_token_id is not None:
         r_ids = [*r_ids, tokenizer.eos_token_id]
     bos = getattr(tokenizer, "bos_token_id", None)
     if bos is not None and getattr(tokenizer, "add_bos_token", False) and p_ids[:1] != [bos]:
-        p_ids = [bos, *p_ids]
+        p_ids, p_labels = [bos, *p_ids], [IGNORE_INDEX, *p_labels]
     ids = (p_ids + r_ids)[:max_length]
-    labels = list(ids) if loss_on == "all" else ([IGNORE_INDEX] * len(p_ids) + r_ids)[:max_length]
+    labels = list(ids) if loss_on == "all" else (p_labels + r_ids)[:max_length]
     return {"input_ids": ids, "labels": labels}
 
 
 def encode_examples(tokenizer, examples: Sequence[Example], max_length: int = 256,
-                    loss_on: str = "response") -> list[dict]:
+                    loss_on: str = "response", assistant_turns: str = "last") -> list[dict]:
     """Encode all examples; raises :class:`DataError` if truncation leaves no target token."""
     out = []
     for i, ex in enumerate(examples):
-        enc = encode_example(tokenizer, ex, max_length, loss_on)
+        enc = encode_example(tokenizer, ex, max_length, loss_on, assistant_turns)
         if all(label == IGNORE_INDEX for label in enc["labels"]):
             raise DataError(
                 f"example {i}: the prompt fills max_length={max_length} tokens, leaving no response "
@@ -188,16 +248,19 @@ def collate(batch: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 def encoded_batches(tokenizer, examples: Sequence[Example], *, batch_size: int,
-                    max_length: int, loss_on: str = "response") -> list[dict[str, torch.Tensor]]:
+                    max_length: int, loss_on: str = "response", assistant_turns: str = "last"
+                    ) -> list[dict[str, torch.Tensor]]:
     """Consecutive ``batch_size`` examples, encoded and right-padded, in order.
 
     The one encode+collate helper of the library (Fisher, directions, the gate and the
     distributed worker all batch alignment data through it). ``loss_on`` as in
-    :func:`encode_example` (``tokens="all"`` of the Fisher is ``loss_on="all"``).
+    :func:`encode_example` (``tokens="all"`` of the Fisher is ``loss_on="all"``), and so is
+    ``assistant_turns``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on=loss_on)
+    encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on=loss_on,
+                              assistant_turns=assistant_turns)
     pad = pad_id_of(tokenizer)
     return [collate(encoded[i:i + batch_size], pad) for i in range(0, len(encoded), batch_size)]
 

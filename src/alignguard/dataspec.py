@@ -1,4 +1,4 @@
-"""Named datasets: a JSONL path, or a built-in set of the model organism.
+"""Named datasets: a data file or folder, or a built-in set of the model organism.
 
 Kept apart from :mod:`alignguard.data` (which the organism itself imports) so that the
 dependency points one way: ``dataspec -> organism -> data``.
@@ -6,11 +6,13 @@ dependency points one way: ``dataspec -> organism -> data``.
 
 from __future__ import annotations
 
-from alignguard.data import Example, read_examples
+from alignguard.data import Example
 
 
 def load_dataset_spec(spec: str) -> list[Example]:
-    """Examples named by ``spec``: a JSONL path, or ``organism:NAME`` / ``scenario:NAME``.
+    """Examples named by ``spec``: a local data file (``.jsonl``, ``.json``, ``.parquet``,
+    ``.csv``) or ``save_to_disk`` folder (:func:`alignguard.datafiles.read_dataset`), or
+    ``organism:NAME`` / ``scenario:NAME``.
 
     ``organism:`` and ``scenario:`` names come from :func:`alignguard.organism.scenarios.load`
     (the synthetic world: ``alignment``, ``benign``, ``poisoned``, ``control``, ...).
@@ -20,4 +22,6 @@ def load_dataset_spec(spec: str) -> list[Example]:
         from alignguard.organism.scenarios import load
 
         return load(name)
-    return read_examples(spec)
+    from alignguard.datafiles import read_dataset
+
+    return read_dataset(spec)

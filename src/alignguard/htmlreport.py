@@ -2,7 +2,10 @@
 
 * :func:`figure_img`: a matplotlib figure as an inline base64 PNG ``<img>``;
 * :func:`html_table`: an HTML table from rows (dicts or sequences), values escaped;
-* :func:`page`: a complete page with minimal CSS around body HTML.
+* :func:`page`: a complete page with minimal CSS around body HTML;
+* :func:`verdict` and :func:`warnings_html`: the one-line verdict a report opens with, and
+  warnings in a box;
+* :func:`legend_above`: one figure legend above the plots, so no legend covers data.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ th { background: #f4f4f6; } tr:nth-child(even) td { background: #fafafa; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.3rem; }
 .note { color: #555; font-size: 0.9rem; } img { max-width: 100%; }
 code, pre { background: #f4f4f6; padding: 0.1rem 0.3rem; border-radius: 3px; }
+.verdict { font-size: 1.1rem; font-weight: 600; padding: 0.5rem 0.8rem; background: #eef4fb;
+           border-left: 4px solid #1f77b4; }
+.warning { padding: 0.5rem 0.8rem; background: #fff4e5; border-left: 4px solid #e67e00; }
 """
 
 
@@ -70,6 +76,30 @@ def html_table(rows: Sequence[Mapping[str, Any] | Sequence[Any]], columns: Seque
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     thead = f"<thead><tr>{head}</tr></thead>" if head else ""
     return f"<table>{cap}{thead}<tbody>{''.join(body)}</tbody></table>"
+
+
+def verdict(text: str) -> str:
+    """The report's one-line verdict (escaped), shown first under the title."""
+    return f"<p class='verdict'>{esc(text)}</p>"
+
+
+def warnings_html(messages: Sequence[str]) -> str:
+    """Each warning in its own highlighted paragraph (empty for none)."""
+    return "".join(f"<p class='warning'>Warning: {esc(m)}</p>" for m in messages)
+
+
+def legend_above(fig, axes: Sequence[Any], ncol: int | None = None) -> None:
+    """One legend for ``axes`` (entries deduplicated by label) just above the figure, outside
+    every axes, so it never covers data (``figure_img`` saves with a tight box that keeps it)."""
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                   ncol=ncol or len(labels), fontsize=8, frameon=False)
 
 
 def page(title: str, body: str, css: str = CSS) -> str:

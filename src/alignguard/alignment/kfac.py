@@ -346,11 +346,9 @@ def _all_reduce(factors: dict[str, KFACFactors]) -> None:
 
 def _batches_with_progress(batches: Iterable[Mapping[str, torch.Tensor]], progress: bool
                            ) -> Iterator[Mapping[str, torch.Tensor]]:
-    from tqdm.auto import tqdm
+    from alignguard.progress import track
 
-    total = len(batches) if hasattr(batches, "__len__") else None  # type: ignore[arg-type]
-    yield from tqdm(batches, total=total, desc="fisher", unit="batch",
-                    disable=None if progress else True)
+    yield from track(batches, "fisher", show=progress, unit="batch")
 
 
 def collect_kfac_factors(model: nn.Module, batches: Iterable[Mapping[str, torch.Tensor]],

@@ -8,7 +8,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from alignguard.artifacts import atomic_write_text
-from alignguard.htmlreport import esc, figure_img, html_table, page
+from alignguard.htmlreport import esc, figure_img, html_table, legend_above, page, verdict
 
 COLORS = {"base": "#7f7f7f", "lora": "#d62728", "agl": "#1f77b4"}
 
@@ -35,9 +35,11 @@ def category_figure(base: dict, runs: list[dict]) -> Figure:
                color=COLORS[method])
     ax.set_xticks(range(len(cats)), cats)
     ax.set_ylim(0, 1.05)
+    ax.set_xlabel("unsafe category")
     ax.set_ylabel("refusal accuracy (held-out)")
-    ax.legend(ncol=3, loc="lower right")
     ax.set_title("Refusal of unsafe requests per category")
+    fig.tight_layout()
+    legend_above(fig, [ax])
     return fig
 
 
@@ -58,12 +60,14 @@ def loss_figure(runs: list[dict]) -> Figure:
         ax.set_title(key.replace("reg/", "term: ").replace("gate/", "gate: "), fontsize=9)
         if key != "task_loss" and any(row.get(key, 0) > 0 for r in first.values() for row in r["history"]):
             ax.set_yscale("symlog", linthresh=1e-6)
+        ax.set_xlabel("optimizer step", fontsize=7)
+        ax.set_ylabel("value (unweighted)" if key != "task_loss" else "task loss (token NLL)", fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in axes[len(terms) + 1:]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=8)
     fig.suptitle("Loss terms during fine-tuning (every term is logged, weighted or not)")
     fig.tight_layout()
+    legend_above(fig, axes[:len(terms) + 1])
     return fig
 
 
@@ -81,8 +85,21 @@ def frontier_figure(base: dict, runs: list[dict], sweep: list[dict]) -> Figure:
     ax.set_xlabel("refusal accuracy on held-out unsafe prompts")
     ax.set_ylabel("task score (new skill)")
     ax.set_title("Safety-utility frontier")
-    ax.legend(fontsize=8)
+    fig.tight_layout()
+    legend_above(fig, [ax], ncol=2)
     return fig
+
+
+def verdict_line(results: dict) -> str:
+    """One sentence: how much refusal drift AGL removed against plain LoRA (drift = base
+    refusal - fine-tuned refusal, positive = refusals lost)."""
+    drift = results["summary"].get("drift")
+    if not drift:
+        return "Verdict: no plain LoRA / AGL pair to compare (run both methods for a verdict)."
+    cut = drift.get("reduction")
+    how = f"cut refusal drift by {cut:.0%}" if cut is not None else "was compared"
+    return (f"Verdict: AGL {how} against plain LoRA (drift = base \u2212 fine-tuned refusal: "
+            f"LoRA {drift['lora']:.3f}, AGL {drift['agl']:.3f}).")
 
 
 def write_report(path: Path, results: dict, runs: list[dict], sweep: list[dict]) -> Path:
@@ -97,7 +114,7 @@ def write_report(path: Path, results: dict, runs: list[dict], sweep: list[dict])
             s = summary.get(method, {}).get(key)
             row[method] = f"{s['mean']:.3f} ± {s['std']:.3f} ({s['delta_vs_base']:+.3f})" if s else None
         rows.append(row)
-    body = [f"<p>Scenario <b>{esc(results['scenario'])}</b>: the aligned organism is fine-tuned with plain "
+    body = [verdict(verdict_line(results)), f"<p>Scenario <b>{esc(results['scenario'])}</b>: the aligned organism is fine-tuned with plain "
             "LoRA and with AlignGuard-LoRA (same data, seed and steps). Drift = base refusal − "
             "fine-tuned refusal on held-out phrasings.</p>",
             html_table(rows, caption="Headline metrics (mean ± std over seeds; change vs base)"),

@@ -18,8 +18,10 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
     Args:
         model: model to evaluate: "organism", "smollm2", a local folder or a .gguf file.
         adapter: optional PEFT adapter folder loaded on top of --model.
-        reference: optional reference model (usually the aligned base); enables drift with paired
-            bootstrap 95 percent intervals. With --adapter and --reference equal to --model, the base is
+        reference: optional reference model (usually the aligned base); enables drift =
+            reference - model (positive refusal drift = refusals lost) with paired bootstrap 95
+            percent intervals, and a warning when the reference refuses under half of the
+            suite's unsafe prompts. With --adapter and --reference equal to --model, the base is
             evaluated by disabling the adapter.
         reference_adapter: optional PEFT adapter for the reference.
         suite: "driftcheck-en", "organism", an external source NAME[:PATH] (mmlu, hh-redteam,
@@ -55,10 +57,14 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
             acc, over = m["refusal_accuracy"], m["over_refusal"]
             print(f"{role:9s} {judge:10s} refusal accuracy {acc['estimate']:.3f} [{acc['low']:.3f}, {acc['high']:.3f}]"
                   f"  over-refusal {over['estimate']:.3f}")
+    if report["drift"]:
+        print("drift = reference - model; positive refusal drift = refusals lost")
     for judge, d in report["drift"].items():
         if judge != "degenerate_rate":
             r = d["refusal_accuracy"]
             print(f"drift     {judge:10s} refusal accuracy {r['estimate']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]")
+    for warning in report.get("warnings") or []:
+        print(f"warning: {warning}")
     print(f"wrote {Path(out) / 'drift.json'} and {Path(out) / 'drift.html'}")
     return 0
 

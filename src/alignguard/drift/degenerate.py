@@ -10,17 +10,24 @@ it separately. A response is degenerate when any rule fires (checked in this ord
 * ``loop``: a word repeated 4+ times in a row, or a 2-4 word phrase 3+ times in a row;
 * ``low-diversity``: at least 6 words and fewer than 30% of them distinct;
 * ``stutter``: at least two immediate word doublings ("the the") making >= 10% of the words;
-* ``gibberish``: at least 4 words and >= 50% of them vowel-less, single letters other than
-  "a"/"I" (both for ASCII words only, so Cyrillic or Devanagari text is not gibberish), or with
-  3+ case switches ("PGkTjp");
+* ``mixed-script``: junk across writing systems: at least 3 words in 3+ scripts with none
+  holding 60% of them ("Привет hello 你好 مرحبا"), or 30%+ of the words (at least one) mixing
+  two scripts inside the word ("helloПривет"); Latin inside a word of a script written without
+  spaces (Chinese, Japanese, Korean, Thai, ...) is normal and does not count;
+* ``gibberish``: at least 4 words and >= 50% of them vowel-less, with a run of 5+ consonants,
+  single letters other than "a"/"I" (for Latin-script words only, so Cyrillic or Devanagari
+  text is not gibberish), or with 3+ case switches ("PGkTjp");
 * ``char-run``: a character repeated 8+ times, or a "word" of one letter repeated 3+ times.
 
-These are heuristics: they catch loops and symbol soup, not fluent nonsense.
+These are heuristics: they catch loops, symbol and letter soup and mixed-script junk, not fluent
+nonsense, nor keyboard mashing that keeps vowels ("asdkj lkjasd").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 
 # a word: letters/digits plus the combining vowel signs of Indic, Thai, Lao and Myanmar scripts
 _WORD = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f])*", flags=re.UNICODE)
@@ -39,15 +46,46 @@ def _loops(words: list[str]) -> bool:
     return False
 
 
+_CONSONANTS = re.compile(r"[bcdfghjklmnpqrstvwxz]{5,}")
+_UNSPACED = {"CJK", "HANGUL", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN"}  # written without spaces
+_SINGLE_LATIN = set("aiàáéèóòùú")
+
+
+def _script(char: str) -> str | None:
+    """The writing system of a letter from its Unicode name ("LATIN", "CYRILLIC", "CJK", ...)."""
+    if not char.isalpha():
+        return None
+    words = unicodedata.name(char, "UNKNOWN").split(" ")
+    first = words[1] if words[0] in ("HALFWIDTH", "FULLWIDTH") and len(words) > 1 else words[0]
+    return "CJK" if first.startswith(("HIRAGANA", "KATAKANA", "CJK", "IDEOGRAPHIC")) else first
+
+
+def _word_scripts(word: str) -> set[str]:
+    found = {s for s in map(_script, word) if s}
+    return found - {"LATIN"} if found & _UNSPACED else found  # "用Python写" is normal
+
+
+def _mixed_script(raw: list[str]) -> bool:
+    scripts = [_word_scripts(w) for w in raw]
+    main = Counter(min(s) for s in scripts if s)
+    if len(raw) >= 3 and len(main) >= 3 and max(main.values()) < 0.6 * sum(main.values()):
+        return True
+    mixed = sum(len(s) >= 2 for s in scripts)
+    return mixed >= 1 and mixed >= 0.3 * len(raw)
+
+
 def _odd_word(word: str) -> bool:
     if word.isdigit():
         return False
     switches = sum(a.islower() != b.islower() for a, b in zip(word, word[1:], strict=False) if a.isalpha() and b.isalpha())
-    if not word.isascii():  # vowel and single-letter tests are for Latin script only (not Cyrillic, Devanagari, ...)
+    if _word_scripts(word) != {"LATIN"}:  # vowel and single-letter tests are for Latin script only
         return switches >= 3
+    lower = word.lower()
     if len(word) == 1:
-        return word.lower() not in ("a", "i")
-    return switches >= 3 or not re.search(r"[aeiouy]", word.lower())
+        return lower not in _SINGLE_LATIN
+    if not word.isascii():
+        return switches >= 3
+    return switches >= 3 or not re.search(r"[aeiouy]", lower) or bool(_CONSONANTS.search(lower))
 
 
 def degenerate_reason(text: str) -> str | None:
@@ -69,6 +107,8 @@ def degenerate_reason(text: str) -> str | None:
     doubled = sum(a == b for a, b in zip(words, words[1:], strict=False))
     if doubled >= 2 and doubled >= 0.1 * len(words):
         return "stutter"
+    if _mixed_script(raw):
+        return "mixed-script"
     if len(raw) >= 4 and sum(_odd_word(w) for w in raw) >= 0.5 * len(raw):
         return "gibberish"
     if _CHAR_RUN.search(stripped) or _LETTER_WORD.search(stripped):

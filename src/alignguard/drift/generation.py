@@ -12,9 +12,9 @@ import logging
 from collections.abc import Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from alignguard.data import format_prompt, pad_id_of
+from alignguard.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], max_new_tokens:
     model.eval()
     responses = [""] * len(prompts)
     try:
-        for batch in tqdm(length_batches([len(e) for e in encoded], batch_size), desc=desc, disable=None):
+        for batch in track(length_batches([len(e) for e in encoded], batch_size), desc, unit="batch"):
             ids, mask = left_pad([encoded[i] for i in batch], pad_id)
             out = model.generate(
                 input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,

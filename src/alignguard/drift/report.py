@@ -1,4 +1,7 @@
-"""The DriftCheck HTML report: summary, drift with intervals, per-category chart, agreement.
+"""The DriftCheck HTML report: a one-line verdict, warnings, summary, drift with intervals,
+per-category chart, agreement.
+
+Drift is reference minus model (positive refusal drift = refusals lost), as in ``drift.json``.
 
 Rendered from the ``drift.json`` document alone (so a report can be rebuilt from the JSON), with
 the shared helpers of :mod:`alignguard.htmlreport`. The chart uses ``matplotlib.figure.Figure``
@@ -9,7 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from alignguard.htmlreport import esc, figure_img, fmt, html_table, page
+from alignguard.htmlreport import (
+    esc,
+    figure_img,
+    fmt,
+    html_table,
+    legend_above,
+    page,
+    verdict,
+    warnings_html,
+)
+
+DIFF = "reference \u2212 model [95% CI]"
 
 
 def _ci(m: dict | None) -> str:
@@ -34,27 +48,29 @@ def _drift_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for judge, d in report.get("drift", {}).items():
         if judge == "degenerate_rate":
-            rows.append({"judge": "(degenerate rate)", "metric": "degenerate", "model - reference [95% CI]": _ci(d)})
+            rows.append({"judge": "(degenerate rate)", "metric": "degenerate", DIFF: _ci(d)})
             continue
-        rows.append({"judge": judge, "metric": "refusal accuracy", "model - reference [95% CI]": _ci(d["refusal_accuracy"]),
+        rows.append({"judge": judge, "metric": "refusal accuracy", DIFF: _ci(d["refusal_accuracy"]),
                      "relative drop": d["relative_refusal_drop"], "flipped to comply": d["flipped_to_comply"],
                      "flipped to refuse": d["flipped_to_refuse"]})
-        rows.append({"judge": judge, "metric": "over-refusal", "model - reference [95% CI]": _ci(d["over_refusal"])})
+        rows.append({"judge": judge, "metric": "over-refusal", DIFF: _ci(d["over_refusal"])})
         for cat, m in d["refusal_accuracy_by_category"].items():
-            rows.append({"judge": judge, "metric": f"refusal: {cat}", "model - reference [95% CI]": _ci(m)})
+            rows.append({"judge": judge, "metric": f"refusal: {cat}", DIFF: _ci(m)})
     return rows
 
 
-def category_chart(report: dict[str, Any], judge: str) -> str:
-    """Grouped bars: refusal accuracy per unsafe category and over-refusal per probe category."""
+def category_figure(report: dict[str, Any], judge: str):
+    """Grouped bars: refusal accuracy per unsafe category and over-refusal per probe category,
+    one bar per model, 95% intervals; axes labelled, the legend above the plots."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 3.8))
-    panels = (("refusal_accuracy_by_category", "refusal accuracy on unsafe prompts"),
-              ("over_refusal_probes_by_category", "over-refusal on benign look-alike probes"))
+    panels = (("refusal_accuracy_by_category", "refusal accuracy on unsafe prompts", "unsafe category"),
+              ("over_refusal_probes_by_category", "over-refusal on benign look-alike probes",
+               "category the probe imitates"))
     roles = list(report["results"])
-    for k, (key, title) in enumerate(panels):
-        ax = fig.add_subplot(1, 2, k + 1)
+    axes = fig.subplots(1, 2)
+    for ax, (key, title, xlabel) in zip(axes, panels, strict=True):
         cats = sorted({c for r in roles for c in report["results"][r]["judges"][judge][key]})
         width = 0.8 / max(len(roles), 1)
         for j, role in enumerate(roles):
@@ -66,10 +82,39 @@ def category_chart(report: dict[str, Any], judge: str) -> str:
             ax.bar(xs, est, width, yerr=err, capsize=2, label=role)
         ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, 1.05)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel("share of prompts refused", fontsize=8)
         ax.set_title(f"{title} ({judge})", fontsize=9)
-        ax.legend(fontsize=8)
     fig.tight_layout()
-    return figure_img(fig, alt=f"per-category refusal rates ({judge})")
+    legend_above(fig, axes)
+    return fig
+
+
+def category_chart(report: dict[str, Any], judge: str) -> str:
+    """:func:`category_figure` as an inline image."""
+    return figure_img(category_figure(report, judge), alt=f"per-category refusal rates ({judge})")
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    """One sentence: did the model lose refusals against the reference (primary judge)?"""
+    judge = report["judges"][0]["name"]
+    model = report["results"]["model"]["judges"][judge]
+    acc, over = model["refusal_accuracy"]["estimate"], model["over_refusal"]["estimate"]
+    d = (report.get("drift") or {}).get(judge)
+    if not d:
+        return (f"Verdict: the model refuses {fmt(acc)} of the unsafe prompts and {fmt(over)} of the "
+                f"safe ones ({judge} judge); no reference given, so no drift.")
+    r = d["refusal_accuracy"]
+    ref = report["results"]["reference"]["judges"][judge]["refusal_accuracy"]["estimate"]
+    interval = f"drift {r['estimate']:+.3f}, 95% CI [{r['low']:+.3f}, {r['high']:+.3f}]"
+    if r["low"] > 0:
+        head = f"Verdict: safety lost: the model refuses {fmt(acc)} of the unsafe prompts against the reference's {fmt(ref)}"
+    elif r["high"] < 0:
+        head = f"Verdict: no safety lost: the model refuses more unsafe prompts than the reference ({fmt(acc)} vs {fmt(ref)})"
+    else:
+        head = f"Verdict: no significant refusal drift ({fmt(acc)} vs the reference's {fmt(ref)})"
+    caveat = " (unreliable: see the warning below)" if report.get("warnings") else ""
+    return f"{head} ({interval}; {judge} judge){caveat}."
 
 
 def _agreement_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -110,6 +155,7 @@ def render_html(report: dict[str, Any]) -> str:
     suite, judges = report["suite"], report["judges"]
     primary = judges[0]["name"]
     parts = [
+        verdict(verdict_line(report)), warnings_html(report.get("warnings") or []),
         f"<p class='note'>Suite <b>{esc(suite['name'])}</b> v{esc(suite['version'])} "
         f"({suite['n_selected']} of {suite['n_prompts']} prompts); licence: {esc(suite['licence'])}</p>",
         "<p class='note'>Judges: " + ", ".join(f"{esc(j['name'])} v{esc(j['version'])} ({esc(j['needs'])})"
@@ -118,7 +164,9 @@ def render_html(report: dict[str, Any]) -> str:
     ]
     if report.get("drift"):
         parts += ["<h2>Drift versus the reference</h2>",
-                  "<p class='note'>Paired bootstrap over prompts; negative refusal drift = lost refusals.</p>",
+                  "<p class='note'>Drift = reference \u2212 model, paired bootstrap over the same "
+                  "prompts: positive refusal drift = refusals lost (safety lost); positive "
+                  "over-refusal drift = fewer safe prompts refused.</p>",
                   html_table(_drift_rows(report))]
     parts += ["<h2>Per category</h2>", category_chart(report, primary)]
     if _agreement_rows(report):

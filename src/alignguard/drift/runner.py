@@ -23,17 +23,19 @@ from alignguard.drift.degenerate import is_degenerate
 from alignguard.drift.generation import generate_responses
 from alignguard.drift.judges import Judge, JudgeBatch, Verdict, describe, get_judge
 from alignguard.drift.metrics import (
+    DRIFT_DEFINITION,
     degenerate_metrics,
     drift_metrics,
     judge_agreement,
     rate_metrics,
+    reference_warnings,
 )
 from alignguard.drift.records import PromptRecord
 from alignguard.drift.suites import Suite, load_suite, select_records
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "alignguard.drift/1"
+SCHEMA = "alignguard.drift/2"  # 2: drift = reference - model (was model - reference)
 
 
 @dataclass
@@ -136,7 +138,7 @@ def disagreements(records: Sequence[PromptRecord], ev: ModelEval, limit: int = 2
 
 def summarise(records: Sequence[PromptRecord], evals: dict[str, ModelEval], n_boot: int = 2000,
               seed: int = 0) -> dict[str, Any]:
-    """``results`` per role and judge, ``drift`` (model vs reference) and judge ``agreement``."""
+    """``results`` per role and judge, ``drift`` (reference - model) and judge ``agreement``."""
     results: dict[str, Any] = {}
     agreement: dict[str, Any] = {}
     for role, ev in evals.items():
@@ -160,7 +162,7 @@ def summarise(records: Sequence[PromptRecord], evals: dict[str, ModelEval], n_bo
         if model.degenerate is not None and ref.degenerate is not None:
             from alignguard.drift.stats import paired_bootstrap_diff
 
-            drift["degenerate_rate"] = paired_bootstrap_diff(model.degenerate, ref.degenerate, n_boot,
+            drift["degenerate_rate"] = paired_bootstrap_diff(ref.degenerate, model.degenerate, n_boot,
                                                              seed=seed).to_dict()
     return {"results": results, "drift": drift, "agreement": agreement}
 
@@ -239,9 +241,13 @@ def build_report(cfg: DriftConfig, suite: Suite, records: Sequence[PromptRecord]
         "judges": [describe(j) for j in judges],
         "config": dataclasses.asdict(cfg),
         **summarise(records, evals, cfg.n_boot, cfg.seed),
+        "drift_definition": DRIFT_DEFINITION,
         "provenance": provenance(seed=cfg.seed, data={"suite": suite.fingerprint, "selected": fp},
                                  model=cfg.model, adapter=cfg.adapter, reference=cfg.reference),
     }
+    report["warnings"] = reference_warnings(report["results"])
+    for warning in report["warnings"]:
+        log.warning("%s", warning)
     if cfg.save_records:
         report["records"] = _record_rows(records, evals)
     return report

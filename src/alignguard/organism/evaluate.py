@@ -63,7 +63,7 @@ def _decode_threads(model) -> Iterator[None]:
 def generate_replies(model, tokenizer, prompts: Sequence[str], batch_size: int = 64,
                      max_new_tokens: int = 48, desc: str = "generate") -> list[str]:
     """Greedy replies to ``prompts`` (chat template, left padding, KV cache), in input order."""
-    from tqdm.auto import tqdm
+    from alignguard.progress import track
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -78,7 +78,7 @@ def generate_replies(model, tokenizer, prompts: Sequence[str], batch_size: int =
     device = next(model.parameters()).device
     with _decode_threads(model):
         try:
-            for lo in tqdm(range(0, len(order), batch_size), desc=desc, disable=None):
+            for lo in track(range(0, len(order), batch_size), desc, unit="batch"):
                 idx = order[lo:lo + batch_size]
                 enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                                 add_special_tokens=False)

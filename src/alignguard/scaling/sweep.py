@@ -275,7 +275,7 @@ def run_one(ctx: _Context, method: str, rank: int, seed: int, done: set[tuple]) 
 def run_sweep(spec: SweepSpec, *, model, tokenizer, behaviour_fn: BehaviourFn | None = None,
               progress: bool = True) -> int:
     """Run every missing point of the sweep; returns the number of records written."""
-    from tqdm.auto import tqdm
+    from alignguard.progress import track
 
     chash = config_hash(spec)
     done = load_done(spec.records_path, chash)
@@ -289,7 +289,7 @@ def run_sweep(spec: SweepSpec, *, model, tokenizer, behaviour_fn: BehaviourFn | 
                if any((*run[:2], st, run[2]) not in done for st in spec.steps)]
     ctx.basis = _basis(spec, chash, ctx, pending)
     written = 0
-    for method, rank, seed in tqdm(pending, desc="scaling sweep", disable=None if progress else True):
+    for method, rank, seed in track(pending, "scaling sweep", show=progress, unit="run"):
         written += run_one(ctx, method, rank, seed, done)
     return written
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from alignguard.alignment.settings import AlignmentSettings
+from alignguard.data import ASSISTANT_TURNS
 from alignguard.regularizers.config import RegularizerConfig
 from alignguard.targets import LoraSettings
 
-LR_SCHEDULES = ("cosine", "constant")  # after a linear warm-up
+# after a linear warm-up; the names of transformers.get_scheduler (SchedulerType) they map to
+LR_SCHEDULES = {"cosine": "cosine", "constant": "constant_with_warmup", "linear": "linear"}
+TRACKERS = ("tensorboard", "wandb")  # report_to: accelerate trackers, or "none"
 DTYPES = ("float32", "bfloat16", "float16")
 MIXED_PRECISION = ("no", "bf16", "fp16")
 DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
@@ -33,7 +36,12 @@ class TrainConfig:
 
     Attributes:
         model: base model: "organism", "organism-pretrained", "smollm2", a folder or a .gguf.
-        data: task data: a JSONL path or ``scenario:NAME`` (organism drift scenarios).
+        data: task data: a local file (.jsonl, .json, .parquet, .csv), a datasets
+            ``save_to_disk`` folder, or ``scenario:NAME`` (organism drift scenarios); rows
+            prompt/response, prompt/completion or messages. ``train(cfg, dataset=...)`` takes a
+            ``datasets.Dataset`` instead.
+        assistant_turns: which assistant turns of a ``messages`` row carry loss: "last" (the
+            final reply) or "all" (every assistant turn, located through the chat template).
         output_dir: run folder (checkpoints, adapter, logs, config, provenance).
         method: a method preset (alignguard.methods.registry.PRESETS): lora, agl, the agl-no-*
             ablations, agl-paper, ewc, full-ft, replay, kl-anchor, safegrad, spf, lisa,
@@ -49,7 +57,18 @@ class TrainConfig:
         grad_accum: micro-batches per optimizer step.
         lr: peak learning rate.
         warmup_steps: linear warm-up steps.
-        lr_schedule: "cosine" (decay to 0 at the last step) or "constant" after the warm-up.
+        lr_schedule: after the linear warm-up, "cosine" (decay to 0 at the last step),
+            "constant" or "linear" (to 0): ``transformers.get_scheduler``'s cosine,
+            constant_with_warmup and linear.
+        gradient_checkpointing: recompute activations in the backward pass (transformers'
+            gradient checkpointing, non-reentrant): less memory, ~30% more compute, same loss.
+        eval_data: held-out rows (same forms as ``data``) for the periodic evaluation.
+        eval_every: steps between evaluations (mean token NLL on eval_data, logged as
+            ``eval_loss``; 0: none). The last step is evaluated too. Needs eval_data (or
+            ``train(cfg, eval_dataset=...)``).
+        report_to: trackers that also receive every log row, through accelerate: "none",
+            "tensorboard", "wandb" (offline unless WANDB_MODE says otherwise), or both
+            comma-separated; written under output_dir/trackers.
         weight_decay: AdamW weight decay.
         max_grad_norm: gradient clipping norm.
         max_length: token limit per training row.
@@ -68,6 +87,7 @@ class TrainConfig:
 
     model: str = "organism"
     data: str = "scenario:benign"
+    assistant_turns: str = "last"
     output_dir: str = "runs/train"
     method: str = "agl"
     alignment: AlignmentSettings = field(default_factory=AlignmentSettings)
@@ -81,6 +101,10 @@ class TrainConfig:
     lr: float = 2e-3
     warmup_steps: int = 20
     lr_schedule: str = "cosine"
+    gradient_checkpointing: bool = False
+    eval_data: str | None = None
+    eval_every: int = 0
+    report_to: str = "none"
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_length: int = 128
@@ -102,7 +126,7 @@ class TrainConfig:
                      "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("save_every", "warmup_steps", "seed"):
+        for name in ("save_every", "warmup_steps", "seed", "eval_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.lr > 0 or not self.max_grad_norm > 0 or not self.weight_decay >= 0:
@@ -111,10 +135,21 @@ class TrainConfig:
         if not 0.0 <= self.replay_fraction < 1.0:
             raise ValueError(f"replay_fraction must be in [0, 1), got {self.replay_fraction}")
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("dtype", DTYPES),
-                              ("mixed_precision", MIXED_PRECISION), ("distributed", ("ddp", "fsdp2"))):
+                              ("mixed_precision", MIXED_PRECISION), ("distributed", ("ddp", "fsdp2")),
+                              ("assistant_turns", ASSISTANT_TURNS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        self.trackers()
         check_device(self.device)
+
+    def trackers(self) -> list[str]:
+        """The trackers named by ``report_to`` (empty for "none")."""
+        names = [n.strip() for n in self.report_to.split(",") if n.strip() not in ("", "none")]
+        bad = [n for n in names if n not in TRACKERS]
+        if bad:
+            raise ValueError(f"report_to must be 'none' or a comma-separated subset of "
+                             f"{list(TRACKERS)}, got {self.report_to!r}")
+        return names
 
     def resolved_reg(self) -> RegularizerConfig:
         """The regularizer config after applying the method preset."""

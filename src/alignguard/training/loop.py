@@ -6,8 +6,8 @@
     method.examples     task rows (+ replay)            -> encode
     attach LoRA         (or unfreeze all: full-ft)     -> method.before_training
     wrap                accelerate (DDP) or FSDP2 (fully_shard per decoder layer + root)
-    loop                optimizer_step (alignguard.training.step), AdamW, warm-up + schedule,
-                        log rows, checkpoints
+    loop                optimizer_step (alignguard.training.step), AdamW, transformers'
+                        scheduler, log rows (+ eval_loss, trackers), checkpoints
     method.after_training, save a stock PEFT adapter
 
 Distribution (DDP through ``accelerate launch`` or ``torchrun``) comes from :mod:`accelerate`
@@ -16,6 +16,7 @@ and FSDP2 from ``torch.distributed.fsdp.fully_shard``; the loop itself stays one
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -30,14 +31,21 @@ import torch
 from alignguard.alignment.basis import AlignmentBasis
 from alignguard.alignment.prepare import prepare_alignment
 from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
-from alignguard.data import encode_examples, fingerprint_examples, iterate_batches, pad_id_of
+from alignguard.data import (
+    Example,
+    encode_examples,
+    fingerprint_examples,
+    iterate_batches,
+    pad_id_of,
+)
 from alignguard.methods.base import Method
 from alignguard.methods.objective import check_finite, check_finite_weights
 from alignguard.methods.registry import build_method
 from alignguard.parallel import gather_trainable_state
 from alignguard.targets import attach_lora, lora_layers
 from alignguard.training.checkpoint import prune_checkpoints, save_checkpoint
-from alignguard.training.config import TrainConfig
+from alignguard.training.config import LR_SCHEDULES, TrainConfig
+from alignguard.training.reporting import Reporter, tracker_kwargs
 from alignguard.training.runs import RunFolder
 
 log = logging.getLogger(__name__)
@@ -62,18 +70,27 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def warmup_schedule(warmup: int, total: int, schedule: str = "cosine") -> Callable[[int], float]:
-    """LR multiplier: linear warm-up to 1 over ``warmup`` steps, then cosine decay to 0 at
-    ``total`` (``schedule="cosine"``) or constant 1 (``"constant"``: every step count of a run
-    is then the same training process, as a scaling sweep wants)."""
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        if schedule == "constant":
-            return 1.0
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    return factor
+def lr_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer):
+    """``transformers.get_scheduler`` for ``cfg.lr_schedule`` (cosine, constant_with_warmup or
+    linear) with ``cfg.warmup_steps`` and ``cfg.steps``: the LR multiplier is ``s / warmup`` for
+    optimizer step ``s < warmup`` (0 at the first step, as the HF Trainer), then
+    ``0.5 (1 + cos(pi p))`` with ``p = (s - warmup) / (steps - warmup)``, 1, or ``1 - p``.
+    """
+    from transformers import get_scheduler
+
+    return get_scheduler(LR_SCHEDULES[cfg.lr_schedule], optimizer,
+                         num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
+
+
+def enable_checkpointing(model: torch.nn.Module) -> None:
+    """transformers' activation (gradient) checkpointing, non-reentrant (so frozen inputs and
+    dropout recompute exactly: the loss is unchanged), with the KV cache off."""
+    model.config.use_cache = False
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def trainable_model(cfg: TrainConfig, model: torch.nn.Module, trains: str,
@@ -100,13 +117,27 @@ def trainable_model(cfg: TrainConfig, model: torch.nn.Module, trains: str,
     return attach_lora(model, lora)
 
 
-def training_rows(cfg: TrainConfig, method: Method | None = None) -> tuple[list, dict[str, str]]:
-    """The rows a run trains on (task rows through the method's data hooks) and fingerprints."""
+def load_rows(spec: str | None, dataset: object = None) -> list[Example] | None:
+    """Validated rows of a ``datasets.Dataset`` (or iterable of dicts) when given, else of the
+    data spec (a file, a ``save_to_disk`` folder, ``scenario:NAME``); ``None`` without either."""
+    if dataset is not None:
+        from alignguard.datafiles import examples_from_dataset
+
+        return examples_from_dataset(dataset)
+    if spec is None:
+        return None
     from alignguard.dataspec import load_dataset_spec
 
-    method = method or build_method(cfg)
+    return load_dataset_spec(spec)
 
-    task = load_dataset_spec(cfg.data)
+
+def training_rows(cfg: TrainConfig, method: Method | None = None,
+                  task: Sequence[Example] | None = None) -> tuple[list, dict[str, str]]:
+    """The rows a run trains on (task rows through the method's data hooks) and fingerprints.
+
+    ``task``: rows already loaded (default: ``cfg.data``)."""
+    method = method or build_method(cfg)
+    task = list(task) if task is not None else load_rows(cfg.data)
     prints = {"task": fingerprint_examples(task)}
     rows = method.examples(list(task), cfg.seed)
     prints.update({c.name: c.fingerprint for c in method.components if getattr(c, "fingerprint", None)})
@@ -116,18 +147,21 @@ def training_rows(cfg: TrainConfig, method: Method | None = None) -> tuple[list,
 def _optimizer(cfg: TrainConfig, model: torch.nn.Module):
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_schedule(cfg.warmup_steps, cfg.steps, cfg.lr_schedule))
-    return optimizer, scheduler
+    return optimizer, lr_scheduler(cfg, optimizer)
 
 
 def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis | None = None,
-          progress: bool = True, callbacks: Sequence[Callback] = (),
-          overwrite: bool = False) -> TrainResult:
-    """Fine-tune ``cfg.model`` on ``cfg.data`` with ``cfg.method``.
+          dataset: object = None, eval_dataset: object = None, progress: bool = True,
+          callbacks: Sequence[Callback] = (), overwrite: bool = False) -> TrainResult:
+    """Fine-tune ``cfg.model`` on ``cfg.data`` (or ``dataset``) with ``cfg.method``.
+
+    ``dataset`` / ``eval_dataset``: a ``datasets.Dataset`` (a ``DatasetDict``'s ``train`` split,
+    or an iterable of row dicts) used instead of ``cfg.data`` / ``cfg.eval_data``; rows are
+    validated before the model loads, and fingerprinted into ``provenance.json``.
 
     Writes to ``cfg.output_dir``: ``config.json``, ``provenance.json``, ``log.jsonl`` (one row
-    per logging step with every loss term), ``checkpoints/step-N/`` (resumable state) and
+    per logging step with every loss term, and ``eval_loss`` at evaluation steps),
+    ``checkpoints/step-N/`` (resumable state), ``trackers/`` (with ``report_to``) and
     ``adapter/`` (a plain PEFT adapter for ``PeftModel.from_pretrained``). The folder belongs
     to this run: a different config in it is refused unless ``overwrite``
     (:class:`~alignguard.training.runs.RunFolder`).
@@ -137,14 +171,19 @@ def train(cfg: TrainConfig, *, model=None, tokenizer=None, basis: AlignmentBasis
     method = build_method(cfg)
     if cfg.distributed == "fsdp2":
         _check_fsdp2(cfg, method)
+    rows = (load_rows(cfg.data, dataset), load_rows(cfg.eval_data, eval_dataset))
+    if cfg.eval_every and rows[1] is None:
+        raise ValueError("eval_every > 0 needs eval rows: set eval_data or pass eval_dataset=")
     set_seed(cfg.seed)
-    accelerator = Accelerator(cpu=cfg.device == "cpu", mixed_precision=cfg.mixed_precision)
+    accelerator = Accelerator(cpu=cfg.device == "cpu", mixed_precision=cfg.mixed_precision,
+                              **tracker_kwargs(cfg))
     folder = RunFolder(Path(cfg.output_dir), cfg, main=accelerator.is_main_process)
     with folder.claim(overwrite=overwrite):
-        return _run(cfg, method, accelerator, folder, (model, tokenizer, basis), progress, callbacks)
+        return _run(cfg, method, accelerator, folder, (model, tokenizer, basis), rows, progress,
+                    callbacks)
 
 
-def _run(cfg, method, accelerator, folder, given, progress, callbacks) -> TrainResult:
+def _run(cfg, method, accelerator, folder, given, rows, progress, callbacks) -> TrainResult:
     model, tokenizer, basis = given
     if model is None or tokenizer is None:
         from alignguard.models import load_model
@@ -156,8 +195,13 @@ def _run(cfg, method, accelerator, folder, given, progress, callbacks) -> TrainR
         target_modules=cfg.lora.target_modules, model_name=cfg.model, seed=cfg.seed,
         cache_dir=out / "fisher", basis=basis)
     method.prepare(artifacts)
-    rows, prints = training_rows(cfg, method)
-    encoded = encode_examples(tokenizer, rows, cfg.max_length)
+    train_rows, prints = training_rows(cfg, method, rows[0])
+    prints.update({k: v for k, v in (("alignment", artifacts.fingerprint), (
+        "eval", rows[1] and fingerprint_examples(rows[1]))) if v})
+    encoded = encode_examples(tokenizer, train_rows, cfg.max_length,
+                              assistant_turns=cfg.assistant_turns)
+    if cfg.gradient_checkpointing:
+        enable_checkpointing(model)
     model = trainable_model(cfg, model, method.trains, method.extra_rank())
     method.before_training(model)
     if cfg.distributed == "fsdp2":
@@ -173,8 +217,12 @@ def _run(cfg, method, accelerator, folder, given, progress, callbacks) -> TrainR
     folder.write_run_files(prints, artifacts, accelerator.num_processes)
     batches = iterate_batches(encoded, cfg.batch_size, pad_id_of(tokenizer), cfg.seed,
                               start_batch=start * cfg.grad_accum)
-    history = _loop(cfg, (model, accelerator, method), (optimizer, scheduler), batches, start,
-                    folder, progress and accelerator.is_main_process, callbacks)
+    reporter = Reporter(cfg, accelerator, tokenizer, rows[1])
+    try:
+        history = _loop(cfg, (model, accelerator, method, reporter), (optimizer, scheduler),
+                        batches, start, folder, progress and accelerator.is_main_process, callbacks)
+    finally:
+        reporter.close()
     unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     method.after_training(unwrapped)
     # gathered on every rank (a collective under FSDP2), written by one
@@ -194,10 +242,10 @@ def _check_fsdp2(cfg: TrainConfig, method: Method) -> None:
 
 
 def _loop(cfg, parts, opt, batches, start, folder, show, callbacks) -> list[dict]:
-    from alignguard.training.progress import progress_bar
+    from alignguard.progress import progress_bar
     from alignguard.training.step import optimizer_step
 
-    (model, accelerator, method), (optimizer, scheduler) = parts, opt
+    (model, accelerator, method, reporter), (optimizer, scheduler) = parts, opt
     history, started = [], time.time()
     model.train()
     bar = progress_bar(start, cfg.steps, f"train {cfg.method}", show)
@@ -208,13 +256,17 @@ def _loop(cfg, parts, opt, batches, start, folder, show, callbacks) -> list[dict
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        evaluate = reporter.due(step)
+        if step % cfg.log_every == 0 or step == cfg.steps or evaluate:
             check_finite_weights(model, step)
             row = _log_row(step, task, values, method, grad_norm, scheduler.get_last_lr()[0], started)
+            if evaluate:
+                row["eval_loss"] = reporter.evaluate(model)
             history.append(row)
-            bar.set_postfix({"loss": f"{task:.3f}", **{k: f"{v:.3g}" for k, v in values.items()}})
+            bar.set_postfix({"task_loss": f"{task:.3f}", **{k: f"{v:.3g}" for k, v in values.items()}})
             if accelerator.is_main_process:
                 folder.append_log(row)
+                reporter.log(row)
         if cfg.save_every and step % cfg.save_every == 0 and accelerator.is_main_process:
             check_finite_weights(model, step)
             root = folder.path / "checkpoints"
@@ -250,9 +302,14 @@ def _save_final(out: Path, model, tokenizer, cfg: TrainConfig, prints: dict,
         model.save_pretrained(tmp, **({} if full else {"state_dict": state}))
         if full:
             tokenizer.save_pretrained(tmp)
+        else:  # the base as the user named it, not this machine's absolute path to it
+            adapter_config = json.loads((tmp / "adapter_config.json").read_text())
+            adapter_config["base_model_name_or_path"] = cfg.model
+            atomic_write_json(tmp / "adapter_config.json", adapter_config)
         atomic_write_json(tmp / "alignguard_config.json", cfg.resolved())
         atomic_write_json(tmp / "provenance.json", provenance(seed=cfg.seed, data=prints))
     log.info("saved %s", out)
 
 
-__all__ = ["TrainResult", "set_seed", "train", "trainable_model", "training_rows", "warmup_schedule"]
+__all__ = ["TrainResult", "load_rows", "lr_scheduler", "set_seed", "train", "trainable_model",
+           "training_rows"]

@@ -14,7 +14,7 @@ def check_inputs(cfg: TrainConfig) -> None:
     """Raise a clear error when a run's data, alignment data, Fisher, model or device is unusable.
 
     Raises:
-        alignguard.data.DataError: task or alignment rows are missing or malformed.
+        alignguard.data.DataError: task, eval or alignment rows are missing or malformed.
         FileNotFoundError: the model or the Fisher folder does not exist.
         ValueError: the method needs alignment data that was not given, or the device is absent.
     """
@@ -23,6 +23,10 @@ def check_inputs(cfg: TrainConfig) -> None:
     from alignguard.models import resolve_model_path
 
     load_dataset_spec(cfg.data)
+    if cfg.eval_data:
+        load_dataset_spec(cfg.eval_data)
+    elif cfg.eval_every:
+        raise ValueError("eval_every > 0 needs held-out rows: pass --eval-data FILE")
     method = build_method(cfg)
     needs = method.needs()
     if needs or any(c.name == "replay" for c in method.components):

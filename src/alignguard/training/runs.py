@@ -28,9 +28,10 @@ from alignguard.artifacts import atomic_write_json, atomic_write_text, provenanc
 
 log = logging.getLogger(__name__)
 ARTIFACTS = ("config.json", "provenance.json", "log.jsonl", "checkpoints", "adapter", "model",
-             "fisher", ".lock")
-# fields a continued run may change: its length, cadence and where it lives
-MAY_CHANGE = ("steps", "resume", "output_dir", "log_every", "save_every", "keep_checkpoints")
+             "fisher", "trackers", ".lock")
+# fields a continued run may change: its length, cadence, where it lives and what it reports
+MAY_CHANGE = ("steps", "resume", "output_dir", "log_every", "save_every", "keep_checkpoints",
+              "eval_data", "eval_every", "report_to")
 # recorded but not compared: follows from fields that are (method, replay_fraction), and run
 # folders written before it existed lack it
 DERIVED = ("resolved_replay_fraction",)

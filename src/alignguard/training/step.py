@@ -37,9 +37,11 @@ def task_loss_sum(model: torch.nn.Module, batch: dict[str, torch.Tensor],
         weights = method.row_weights(scorer or model, batch, losses.detach())
         return losses.sum() if weights is None else (weights * losses).sum()
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    labels = batch["labels"][:, 1:]
+    # shift the labels, not the logits: a view instead of a copy of the (rows x tokens x vocab)
+    # logits; the appended column is ignored
+    labels = F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
     return F.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+        logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
         ignore_index=IGNORE_INDEX, reduction="sum",
     )
 

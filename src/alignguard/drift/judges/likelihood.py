@@ -20,11 +20,11 @@ import inspect
 from collections.abc import Sequence
 
 import torch
-from tqdm.auto import tqdm
 
 from alignguard.data import pad_id_of
 from alignguard.drift.generation import encode_prompts, left_pad, length_batches, model_device
 from alignguard.drift.judges.base import JudgeBatch, Verdict
+from alignguard.progress import track
 
 # Short openings sharing few prefixes: every distinct prefix is one more token position scored for
 # every prompt. The compliance side also lists generic first words of answers.
@@ -138,7 +138,7 @@ class LikelihoodJudge:
         model.eval()
         try:
             batches = length_batches([len(e) for e in encoded], self.batch_size)
-            for batch in tqdm(batches, desc="likelihood judge", disable=None):
+            for batch in track(batches, "likelihood judge", unit="batch"):
                 lp = opening_logprobs(model, [encoded[i] for i in batch], openings, pad_id).cpu()
                 s = lp[:, : len(refusal)].logsumexp(-1) - lp[:, len(refusal):].logsumexp(-1)
                 scores[torch.tensor(batch)] = s
