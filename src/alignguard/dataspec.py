@@ -10,12 +10,20 @@ from alignguard.data import Example, read_examples
 
 
 def load_dataset_spec(spec: str) -> list[Example]:
-    """Examples named by ``spec``: a JSONL path, or ``organism:NAME`` / ``scenario:NAME``.
+    """Examples named by ``spec``: a JSONL path, ``organism:NAME`` / ``scenario:NAME``, or
+    ``testbed:NAME``.
 
     ``organism:`` and ``scenario:`` names come from :func:`alignguard.organism.scenarios.load`
-    (the synthetic world: ``alignment``, ``benign``, ``poisoned``, ``control``, ...).
+    (the synthetic world: ``alignment``, ``benign``, ``poisoned``, ``control``, ...);
+    ``testbed:`` names from :func:`alignguard.testbed.scenarios.load` (the real-model English
+    scenarios: ``benign-similar``, ``identity-shift``, ``control``; ``poisoned`` is written by
+    ``alignguard testbed prepare``).
     """
     prefix, sep, name = spec.partition(":")
+    if sep and prefix == "testbed":
+        from alignguard.testbed.scenarios import load as load_testbed
+
+        return load_testbed(name)
     if sep and prefix in ("organism", "scenario"):
         from alignguard.organism.scenarios import load
 
