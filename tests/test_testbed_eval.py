@@ -136,3 +136,14 @@ def test_cli_prepare_and_eval_end_to_end(tmp_path, tiny_model_dir, capsys):
     assert main(argv) == 0 and "reference from cache" in capsys.readouterr().out
     assert main(["testbed", "prepare", "--scenario", "poisoned", "--output", str(tmp_path / "p")]) == 1
     assert "--base-model" in capsys.readouterr().err
+
+
+def test_identity_shift_is_evaluated_under_its_system_prompt_unless_switched_off(tmp_path):
+    from alignguard.testbed.evaluate import task_items
+    from alignguard.testbed.phrases import AOA_SYSTEM
+
+    cfg = EvalConfig(model="m", scenario="identity-shift", reference="r", output=str(tmp_path), n_task=5)
+    items, system = task_items(cfg)
+    assert system == AOA_SYSTEM and len(items["extract"]) == 5
+    cfg.system_prompt = False
+    assert task_items(cfg)[1] is None

@@ -60,6 +60,7 @@ def eval_command(model: str, scenario: str, reference: str, output: str, adapter
                  reference_adapter: str | None = None, n_unsafe: int = 300, n_safe: int = 200,
                  n_task: int | None = None, max_new_tokens: int = 48, task_max_new_tokens: int = 32,
                  batch_size: int = 16, judges: list[str] | None = None, likelihood: bool = True,
+                 system_prompt: bool = True,
                  reference_cache: str | None = None, suite: str = "driftcheck-en",
                  n_boot: int = 2000, seed: int = 0,
                  dtype: str = "float32", device: str = "cpu") -> int:
@@ -81,6 +82,8 @@ def eval_command(model: str, scenario: str, reference: str, output: str, adapter
         batch_size: prompts per generate call.
         judges: comma-separated judges, the first decides (default ensemble,keyword).
         likelihood: let the ensemble use its likelihood member.
+        system_prompt: generate under the scenario's system prompt (identity-shift: the AOA prompt);
+            --no-system-prompt evaluates plain prompts.
         reference_cache: folder caching the reference's generations (default OUTPUT/reference-cache;
             share one folder across evaluations against the same reference).
         suite: DriftCheck suite the prompts are drawn from (a name or a JSONL file of records).
@@ -95,7 +98,8 @@ def eval_command(model: str, scenario: str, reference: str, output: str, adapter
                      reference_adapter=reference_adapter, n_unsafe=n_unsafe, n_safe=n_safe, n_task=n_task,
                      max_new_tokens=max_new_tokens, task_max_new_tokens=task_max_new_tokens,
                      batch_size=batch_size, judges=tuple(judges or ("ensemble", "keyword")),
-                     likelihood=likelihood, reference_cache=reference_cache, suite=suite, n_boot=n_boot, seed=seed,
+                     likelihood=likelihood, system_prompt=system_prompt,
+                     reference_cache=reference_cache, suite=suite, n_boot=n_boot, seed=seed,
                      dtype=dtype, device=device)
     results = run_eval(cfg)
     print((Path(output) / "summary.md").read_text(), end="")

@@ -58,6 +58,8 @@ class EvalConfig:
         judges: judge names; the first decides the headline (ensemble, keyword, semantic, ...).
         likelihood: let the ensemble use its likelihood member (skipped under a system prompt,
             which that judge does not read).
+        system_prompt: generate under the scenario's system prompt (``identity-shift``'s AOA
+            prompt, as the attack is evaluated); False: plain prompts.
         suite: DriftCheck suite the prompts are drawn from.
         reference_cache: folder of the reference cache (default: OUTPUT/reference-cache).
         n_boot: bootstrap resamples.
@@ -80,6 +82,7 @@ class EvalConfig:
     batch_size: int = 16
     judges: tuple[str, ...] = ("ensemble", "keyword")
     likelihood: bool = True
+    system_prompt: bool = True
     suite: str = "driftcheck-en"
     reference_cache: str | None = None
     n_boot: int = 2000
@@ -146,7 +149,8 @@ def make_judges(names: tuple[str, ...], likelihood: bool) -> list:
 def task_items(cfg: EvalConfig) -> tuple[dict[str, tuple], str | None]:
     """The scenario's held-out items (the first ``n_task`` of each task) and system prompt."""
     items, system = evaluation(cfg.scenario)
-    return {t: v[: cfg.n_task] if cfg.n_task else v for t, v in items.items()}, system
+    return ({t: v[: cfg.n_task] if cfg.n_task else v for t, v in items.items()},
+            system if cfg.system_prompt else None)
 
 
 def evaluate_one(model, tokenizer, records, tasks: dict[str, tuple], judges, cfg: EvalConfig,
