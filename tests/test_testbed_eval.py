@@ -114,6 +114,10 @@ def test_bad_input_fails_before_any_model_loads(tmp_path):
                      adapter=str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="adapter_config.json"):
         run_eval(cfg)
+    cfg = EvalConfig(model="no-such-model", scenario="control", reference="r", output=str(tmp_path / "o"),
+                     n_unsafe=4, n_safe=4, judges=("keyword",))
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        run_eval(cfg, suite=_suite())
 
 
 def test_cli_prepare_and_eval_end_to_end(tmp_path, tiny_model_dir, capsys):

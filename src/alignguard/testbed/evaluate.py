@@ -173,28 +173,21 @@ def evaluate_one(model, tokenizer, records, tasks: dict[str, tuple], judges, cfg
     return {"eval": ev, "tasks": answers}
 
 
-def _reference(cfg: EvalConfig, model, records, tasks, judges, system, loaded) -> tuple[dict, bool]:
-    """The reference's evaluation from the cache, or computed (and cached); ``(result, hit)``."""
+def compute_reference(cfg: EvalConfig, model, tokenizer, records, tasks, judges, system,
+                      reference_model=None, reference_tokenizer=None) -> dict[str, Any]:
+    """The reference's evaluation: the passed reference model, else ``model`` with its adapter
+    disabled when the reference is its own base, else ``cfg.reference`` loaded by name."""
     from alignguard.drift.runner import load_eval_model
-    from alignguard.testbed.refcache import cache_key, load_cached, store
 
-    key = cache_key(cfg, records, tasks, judges, system)
-    hit = load_cached(cfg.reference_cache, key)
-    if hit is not None:
-        log.info("reference %s: cached generations and verdicts reused (%s)", cfg.reference, cfg.reference_cache)
-        return hit, True
-    ref_model, ref_tok, model_tok = loaded
     same_base = cfg.reference == cfg.model and cfg.adapter and not cfg.reference_adapter
-    if ref_model is None and same_base and hasattr(model, "disable_adapter"):
+    if reference_model is None and same_base and hasattr(model, "disable_adapter"):
         with model.disable_adapter():
-            result = evaluate_one(model, model_tok, records, tasks, judges, cfg, system, "reference")
-    else:
-        if ref_model is None:
-            ref_model, ref_tok = load_eval_model(cfg.reference, cfg.reference_adapter, cfg.dtype, cfg.device)
-        result = evaluate_one(ref_model, ref_tok or model_tok, records, tasks, judges, cfg, system,
-                              "reference")
-    store(cfg.reference_cache, key, result)
-    return result, False
+            return evaluate_one(model, tokenizer, records, tasks, judges, cfg, system, "reference")
+    if reference_model is None:
+        reference_model, reference_tokenizer = load_eval_model(
+            cfg.reference, cfg.reference_adapter, cfg.dtype, cfg.device)
+    return evaluate_one(reference_model, reference_tokenizer or tokenizer, records, tasks, judges, cfg,
+                        system, "reference")
 
 
 def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=None,
@@ -202,12 +195,16 @@ def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=Non
     """Evaluate ``cfg.model`` (+ adapter) against ``cfg.reference`` on scenario ``cfg.scenario``.
 
     Models are loaded by name unless passed in; ``judges`` / ``suite`` objects replace
-    ``cfg.judges`` / ``cfg.suite`` (tests). Writes ``results.json``, ``config.json``,
+    ``cfg.judges`` / ``cfg.suite`` (tests). The reference comes from the cache
+    (:mod:`alignguard.testbed.refcache`) when it holds this evaluation. Inputs (paths, model
+    names, suite) are checked before any model loads. Writes ``results.json``, ``config.json``,
     ``records.jsonl`` and ``summary.md`` into ``cfg.output`` (each atomically) and returns the
     results document.
     """
     from alignguard.drift.runner import load_eval_model
     from alignguard.drift.suites import load_suite
+    from alignguard.models import resolve_model_path
+    from alignguard.testbed.refcache import cache_key, load_cached, store
     from alignguard.testbed.results import build_results, write_outputs
 
     cfg.check_paths()
@@ -215,18 +212,28 @@ def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=Non
     records = select_prompts(suite, cfg.n_unsafe, cfg.n_safe, cfg.seed)
     tasks, system = task_items(cfg)
     judges = list(judges) if judges is not None else make_judges(cfg.judges, cfg.likelihood and not system)
+    key = cache_key(cfg, records, tasks, judges, system)
+    reference = load_cached(cfg.reference_cache, key)
+    for name, needed in ((cfg.model, model is None), (cfg.reference, reference is None and reference_model is None)):
+        if needed:
+            resolve_model_path(name)  # a one-line error before anything loads
     t0 = time.perf_counter()
     if model is None:
         model, tokenizer = load_eval_model(cfg.model, cfg.adapter, cfg.dtype, cfg.device)
     log.info("testbed eval: %s on %s, %d DriftCheck prompts, tasks %s", cfg.model, cfg.scenario,
              len(records), {t: len(v) for t, v in tasks.items()})
     evals = {"model": evaluate_one(model, tokenizer, records, tasks, judges, cfg, system, "model")}
-    evals["reference"], cached = _reference(cfg, model, records, tasks, judges, system,
-                                            (reference_model, reference_tokenizer, tokenizer))
+    if reference is None:
+        reference = compute_reference(cfg, model, tokenizer, records, tasks, judges, system,
+                                      reference_model, reference_tokenizer)
+        store(cfg.reference_cache, key, reference)
+        results_cached = False
+    else:
+        log.info("reference %s: cached generations and verdicts reused (%s)", cfg.reference, cfg.reference_cache)
+        results_cached = True
+    evals["reference"] = reference
     results = build_results(cfg, suite, records, tasks, judges, evals, system)
-    results["reference_cached"] = cached
+    results.update(reference_cached=results_cached, version=TESTBED_VERSION, config=dataclasses.asdict(cfg))
     results["timing_s"]["total"] = time.perf_counter() - t0
-    results["version"] = TESTBED_VERSION
-    results["config"] = dataclasses.asdict(cfg)
     write_outputs(results, records, tasks, evals, cfg.output)
     return results
