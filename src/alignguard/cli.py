@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scaling fit": ("alignguard.scaling.cli:fit_command", "fit the forgetting scaling law"),
     "align": ("alignguard.align.cli:align_command", "safety-align SmolLM2 (the real-model base)"),
     "compare": ("alignguard.compare.cli:compare_command", "every defense side by side (resumable grid)"),
+    "testbed prepare": ("alignguard.testbed.cli:prepare_command", "write a real-model drift scenario's data"),
+    "testbed eval": ("alignguard.testbed.cli:eval_command", "evaluate a model on a real-model drift scenario"),
 }
 # command function -> {parameter: flag prefix} for config dataclasses whose fields would clash
 # with the command's own options (compare's --steps vs the training config's --steps)

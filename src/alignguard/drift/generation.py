@@ -19,13 +19,15 @@ from alignguard.progress import track
 log = logging.getLogger(__name__)
 
 
-def encode_prompts(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
-    """Token ids of each chat-formatted prompt (BOS added when the tokenizer adds one)."""
+def encode_prompts(tokenizer, prompts: Sequence[str],
+                   context: Sequence[tuple[str, str]] = ()) -> list[list[int]]:
+    """Token ids of each chat-formatted prompt (BOS added when the tokenizer adds one);
+    ``context`` turns (e.g. a system prompt) come before every prompt."""
     bos = getattr(tokenizer, "bos_token_id", None)
     add_bos = bos is not None and getattr(tokenizer, "add_bos_token", False)
     out = []
     for prompt in prompts:
-        ids = tokenizer(format_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
+        ids = tokenizer(format_prompt(tokenizer, prompt, context), add_special_tokens=False)["input_ids"]
         if add_bos and ids[:1] != [bos]:
             ids = [bos, *ids]
         out.append(list(ids))
@@ -59,7 +61,8 @@ def model_device(model) -> torch.device:
 
 @torch.no_grad()
 def generate_responses(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 128,
-                       batch_size: int = 16, min_new_tokens: int = 0, desc: str = "generate") -> list[str]:
+                       batch_size: int = 16, min_new_tokens: int = 0, desc: str = "generate",
+                       context: Sequence[tuple[str, str]] = ()) -> list[str]:
     """Greedy responses to ``prompts`` (decoded new tokens, special tokens skipped, stripped).
 
     Args:
@@ -70,11 +73,12 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], max_new_tokens:
         batch_size: prompts per ``generate`` call.
         min_new_tokens: force at least this many new tokens (benchmarks only).
         desc: progress-bar label.
+        context: ``(role, content)`` turns before every prompt (e.g. a system prompt).
     """
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     pad_id = pad_id_of(tokenizer)
-    encoded = encode_prompts(tokenizer, prompts)
+    encoded = encode_prompts(tokenizer, prompts, context)
     device = model_device(model)
     was_training = model.training
     model.eval()

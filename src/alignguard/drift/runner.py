@@ -97,14 +97,17 @@ def load_eval_model(name: str, adapter: str | None = None, dtype: str = "float32
 
 
 def evaluate_model(model, tokenizer, records: Sequence[PromptRecord], judges: Sequence[Judge],
-                   max_new_tokens: int = 128, batch_size: int = 16, role: str = "model") -> ModelEval:
-    """Generate (only if a response judge is present) and run every judge on ``records``."""
+                   max_new_tokens: int = 128, batch_size: int = 16, role: str = "model",
+                   context: Sequence[tuple[str, str]] = ()) -> ModelEval:
+    """Generate (only if a response judge is present) and run every judge on ``records``;
+    ``context`` turns (e.g. a system prompt) precede every prompt in generation."""
     prompts = [r.prompt for r in records]
     seconds: dict[str, float] = {}
     responses = degenerate = None
     if any(j.needs == "response" for j in judges):
         t0 = time.perf_counter()
-        responses = generate_responses(model, tokenizer, prompts, max_new_tokens, batch_size, desc=f"{role}: generate")
+        responses = generate_responses(model, tokenizer, prompts, max_new_tokens, batch_size,
+                                       desc=f"{role}: generate", context=context)
         seconds["generate"] = time.perf_counter() - t0
         degenerate = [is_degenerate(t) for t in responses]
     batch = JudgeBatch(prompts, responses, model, tokenizer)
