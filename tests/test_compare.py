@@ -92,8 +92,26 @@ def test_compare_cli_reduced_grid_resumes(tmp_path):
     assert set(methods) == {"lora", "replay"}
     assert methods["lora"]["step_time_ratio"] == pytest.approx(1.0)
     assert methods["replay"]["step_time_s"] > 0
-    assert "safety/utility frontier" not in (out / "report.html").read_text()[:200]
-    assert "Verdict" in (out / "report.html").read_text()
+    report = (out / "report.html").read_text()
+    assert "class='verdict'" in report and "cuts drift most" in report or "did not drift" in report
+    assert "<img" in report  # the frontier plot
     stamp = (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns
     assert main(args) == 0
     assert (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns == stamp
+
+
+def test_real_model_grid_uses_the_testbed(tmp_path):
+    cfg = CompareConfig(model="smollm2-aligned", methods=["lora"], seeds=[0], output=str(tmp_path),
+                        scenarios=["benign-similar", "poisoned"])
+    assert cfg.evaluator == "testbed"
+    specs = cell_specs(cfg)
+    assert {s.evaluator for s in specs} == {"testbed"}
+    data = {s.scenario: s.train["data"] for s in specs if s.train}
+    assert data["benign-similar"] == "testbed:benign-similar"
+    assert data["poisoned"] == str(tmp_path / "data" / "poisoned" / "train.jsonl")
+    with pytest.raises(ValueError):
+        CompareConfig(model="smollm2-aligned", scenarios=["benign"])
+    from alignguard.compare.grid import _prepare_data
+
+    with pytest.raises(ValueError, match="base-model"):
+        _prepare_data(cfg)  # poisoned needs the pre-alignment model, said before anything loads

@@ -42,7 +42,8 @@ class CellSpec:
         scenario: the scenario (its data and its task score).
         method: a method preset, or ``"base"`` for the model without fine-tuning.
         seed: the fine-tuning seed (``None`` for ``"base"``).
-        evaluator: ``"organism"`` (the organism's held-out world prompts).
+        evaluator: ``"organism"`` (the organism's held-out world prompts) or ``"testbed"``
+            (the real-model testbed: DriftCheck refusal, over-refusal, the scenario's task).
         eval_limit: cap on prompts per evaluation group.
         train: the resolved :class:`~alignguard.training.config.TrainConfig` as a dict
             (absent for ``"base"``).
@@ -89,16 +90,39 @@ def step_time(history: list[dict]) -> float | None:
     return statistics.median(rates) if rates else None
 
 
-def evaluate(evaluator: str, model, tokenizer, scenario: str, limit: int | None) -> dict:
+def evaluate(evaluator: str, model, tokenizer, scenario: str, limit: int | None,
+             spec: CellSpec | None = None) -> dict:
     """The evaluator's metrics with the four headline names added."""
+    if evaluator == "testbed":
+        return _testbed_metrics(model, tokenizer, scenario, limit, spec)
     if evaluator != "organism":
-        raise ValueError(f"unknown evaluator {evaluator!r}; known: organism")
+        raise ValueError(f"unknown evaluator {evaluator!r}; known: organism, testbed")
     from alignguard.organism.evaluate import evaluate as organism_evaluate
 
     model.eval()
     raw = organism_evaluate(model, tokenizer, scenario=scenario, limit=limit)
     return {"refusal": raw["refusal_accuracy"], "over_refusal": raw["over_refusal"],
             "task": raw["task_score"], "degenerate": raw["degenerate_rate"], "raw": raw}
+
+
+def _testbed_metrics(model, tokenizer, scenario: str, limit: int | None, spec: CellSpec) -> dict:
+    """The real-model testbed's evaluation (:func:`alignguard.testbed.evaluate.run_eval`): the
+    aligned model is the reference, generated once per grid (its cache is shared)."""
+    from alignguard.testbed.evaluate import EvalConfig, run_eval
+
+    grid = Path(spec.result).parents[2]
+    cfg = EvalConfig(model=spec.model, scenario=scenario, reference=spec.model,
+                     output=str(Path(spec.result).with_suffix("")) + "-eval",
+                     n_unsafe=limit or 300, reference_cache=str(grid / "reference-cache"),
+                     seed=0)
+    raw = run_eval(cfg, model=model, tokenizer=tokenizer)
+    head = raw["headline"]
+    tasks = [t["model"]["estimate"] for t in head["task_score"].values()]
+    return {"refusal": head["refusal"]["model"]["estimate"],
+            "over_refusal": head["over_refusal"]["model"]["estimate"],
+            "task": statistics.fmean(tasks),
+            "degenerate": head.get("degenerate_rate", {}).get("model", {}).get("estimate", 0.0),
+            "raw": {"headline": head, "agreement": raw["agreement"]}}
 
 
 def run_cell(spec: CellSpec) -> dict:
@@ -129,7 +153,7 @@ def run_cell(spec: CellSpec) -> dict:
         out |= {"step_time_s": step_time(result.history), "peak_train_mem_mb": peak - before,
                 "train_s": round(time.time() - started, 1), "final_log": result.history[-1],
                 "config": cfg.resolved()}
-    out["metrics"] = evaluate(spec.evaluator, model, tok, spec.scenario, spec.eval_limit)
+    out["metrics"] = evaluate(spec.evaluator, model, tok, spec.scenario, spec.eval_limit, spec)
     out["wall_s"] = round(time.time() - started, 1)
     out["provenance"] = provenance(seed=spec.seed)
     atomic_write_json(Path(spec.result), out)

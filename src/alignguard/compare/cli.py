@@ -16,13 +16,17 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
     """Every defense on the same scenarios and seeds: a resumable grid, a table, a report.
 
     Args:
-        model: the aligned model ("organism").
+        model: the aligned model: "organism" (the organism's scenarios and evaluation) or a
+            real model such as "smollm2-aligned" (the testbed's English scenarios and
+            evaluation; the reference is the model itself before fine-tuning).
         methods: method presets to compare (default: every published defense, agl and
             agl-paper; plain LoRA is always included as the reference).
-        scenarios: drift scenarios (default: benign, poisoned).
+        scenarios: drift scenarios (default: benign, poisoned; testbed: benign-similar,
+            poisoned, identity-shift, control).
         seeds: seeds 0..N-1 for every method.
         steps: fine-tuning steps of every run.
-        eval_limit: prompts per evaluation group (smaller: faster, noisier).
+        eval_limit: organism: prompts per evaluation group; testbed: unsafe DriftCheck
+            prompts (default there 300). Smaller is faster and noisier.
         replay_fraction: alignment replay added to every method (0: only replay-based methods).
         jobs: cells run at once (each with cpu_count / jobs threads).
         output: the grid folder; calling again runs only the missing cells.
@@ -34,7 +38,7 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
     base = TrainConfig(**{f.name: getattr(train, f.name) for f in dataclasses.fields(TrainConfig)}) \
         if isinstance(train, TrainConfig) else _train_config(train)
     cfg = CompareConfig(model=model, methods=list(methods or DEFAULT_METHODS),
-                        scenarios=list(scenarios or ["benign", "poisoned"]),
+                        scenarios=list(scenarios or _default_scenarios(model)),
                         seeds=list(range(seeds)), steps=steps, eval_limit=eval_limit,
                         replay_fraction=replay_fraction, jobs=jobs, output=output, train=base)
 
@@ -59,3 +63,8 @@ def _train_config(overrides: dict | None) -> TrainConfig:
     from alignguard.training.cli import build_train_config
 
     return build_train_config(None, overrides)
+
+
+def _default_scenarios(model: str) -> list[str]:
+    return ["benign", "poisoned"] if model.startswith("organism") else \
+        ["benign-similar", "poisoned", "identity-shift", "control"]

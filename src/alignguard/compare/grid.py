@@ -82,15 +82,31 @@ class CompareConfig:
             self.methods = ["lora", *self.methods]
         for method in self.methods:
             preset_of(method)
-        if self.model.startswith("organism"):
+        if self.evaluator == "organism":
             bad = sorted(set(self.scenarios) - set(ORGANISM_SCENARIOS))
             if bad:
                 raise ValueError(f"unknown organism scenarios {bad}; choose from {list(ORGANISM_SCENARIOS)}")
         else:
-            raise ValueError(f"compare evaluates the organism today; model {self.model!r} needs the "
-                             "real-model testbed evaluator")
+            from alignguard.testbed.scenarios import check_name
+
+            for scenario in self.scenarios:
+                check_name(scenario)
         if self.jobs < 1 or self.steps < 1 or not self.seeds:
             raise ValueError("need jobs >= 1, steps >= 1 and at least one seed")
+
+    @property
+    def evaluator(self) -> str:
+        """``organism`` for the organism's models, else the real-model ``testbed``."""
+        return "organism" if self.model.startswith("organism") else "testbed"
+
+    def data_spec(self, scenario: str) -> str:
+        """The training data of ``scenario``: the organism's, the testbed's, or (testbed
+        ``poisoned``, which needs the pre-alignment model's answers) the prepared file."""
+        if self.evaluator == "organism":
+            return f"scenario:{scenario}"
+        if scenario == "poisoned":
+            return str(Path(self.output) / "data" / "poisoned" / "train.jsonl")
+        return f"testbed:{scenario}"
 
     def shared(self) -> dict:
         """The settings every cell shares (recorded in ``grid.json``, compared on resume)."""
@@ -111,17 +127,17 @@ def cell_specs(cfg: CompareConfig) -> list[CellSpec]:
     out = Path(cfg.output)
     specs = []
     for scenario in cfg.scenarios:
-        specs.append(CellSpec(scenario, "base", None, "organism", cfg.eval_limit,
+        specs.append(CellSpec(scenario, "base", None, cfg.evaluator, cfg.eval_limit,
                               str(out / "cells" / scenario / "base.json"), model=cfg.model))
     for seed in cfg.seeds:
         for scenario in cfg.scenarios:
             for method in cfg.methods:
                 name = cell_name(method, seed)
                 train = dataclasses.replace(
-                    cfg.train, model=cfg.model, data=f"scenario:{scenario}", method=method,
+                    cfg.train, model=cfg.model, data=cfg.data_spec(scenario), method=method,
                     seed=seed, steps=cfg.steps, replay_fraction=cfg.replay_fraction, resume=False,
                     output_dir=str(out / "runs" / scenario / name))
-                specs.append(CellSpec(scenario, method, seed, "organism", cfg.eval_limit,
+                specs.append(CellSpec(scenario, method, seed, cfg.evaluator, cfg.eval_limit,
                                       str(out / "cells" / scenario / f"{name}.json"),
                                       model=cfg.model, train=to_dict(train),
                                       fisher_cache=str(out / "fisher" / fisher_key(train))))
@@ -167,8 +183,10 @@ def run_grid(cfg: CompareConfig, on_done=None) -> list[dict]:
     Path(cfg.output).mkdir(parents=True, exist_ok=True)
     with folder_lock(Path(cfg.output)):
         check_grid(cfg)
+        _prepare_data(cfg)
         specs = cell_specs(cfg)
         todo = [s for s in specs if not Path(s.result).is_file()]
+        check_cells(todo)
         log.info("compare: %d cells, %d to run, %d jobs", len(specs), len(todo), cfg.jobs)
         threads = int(os.environ.get("OMP_NUM_THREADS") or max(1, (os.cpu_count() or 1) // cfg.jobs))
         counter = iter(range(1, len(todo) + 1))
@@ -181,6 +199,37 @@ def run_grid(cfg: CompareConfig, on_done=None) -> list[dict]:
         with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
             list(pool.map(work, todo))
         return [r for r in map(load_result, specs) if r is not None]
+
+
+def _prepare_data(cfg: CompareConfig) -> None:
+    """Write the testbed's ``poisoned`` rows once (the pre-alignment model's own compliant
+    answers, ``alignguard testbed prepare``); the base model is ``alignment.base_model``."""
+    if cfg.evaluator != "testbed" or "poisoned" not in cfg.scenarios:
+        return
+    target = Path(cfg.data_spec("poisoned"))
+    if target.is_file():
+        return
+    base = cfg.train.alignment.base_model
+    if not base:
+        raise ValueError("the testbed's poisoned scenario needs the pre-alignment model for its "
+                         "compliant answers: pass --train.alignment.base-model (e.g. smollm2)")
+    from alignguard.testbed.cli import prepare_command
+
+    prepare_command("poisoned", str(target.parent), base_model=base, dtype=cfg.train.dtype,
+                    device=cfg.train.device)
+
+
+def check_cells(specs: list[CellSpec]) -> None:
+    """Every cell's data, alignment data, model and device checked before any cell runs."""
+    from alignguard.config import from_dict
+    from alignguard.training.preflight import check_inputs
+
+    seen = set()
+    for spec in specs:
+        if not spec.train or (spec.method, spec.scenario) in seen:
+            continue
+        seen.add((spec.method, spec.scenario))
+        check_inputs(from_dict(TrainConfig, spec.train))
 
 
 def load_result(spec: CellSpec) -> dict | None:

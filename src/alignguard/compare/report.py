@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from alignguard.artifacts import atomic_write_text
 from alignguard.htmlreport import esc, figure_img, html_table, page
+from alignguard.htmlreport import verdict as verdict_html
 
 
 def verdict(summary: dict) -> str:
@@ -68,7 +69,7 @@ def write_report(path: Path, results: dict) -> Path:
     """Write the report for ``results`` (see :func:`alignguard.compare.run.run_compare`)."""
     summary = results["summary"]
     body = [f"<h1>AlignGuard compare: {esc(results['config']['model'])}</h1>",
-            f"<p><b>Verdict.</b> {esc(verdict(summary))}</p>",
+            verdict_html(verdict(summary)),
             "<p class='note'>Mean ± std over seeds. Drift = aligned-base refusal − fine-tuned "
             "refusal; drift cut = 1 − drift(method) / drift(plain LoRA). Cost ratios are the "
             "method's median step time and training peak memory over plain LoRA's, same seed, "
