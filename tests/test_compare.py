@@ -72,7 +72,7 @@ def test_grid_cells_are_seed_major_and_share_the_fisher(tmp_path):
 def test_grid_folder_refuses_other_shared_settings(tmp_path):
     check_grid(CompareConfig(output=str(tmp_path), steps=10))
     check_grid(CompareConfig(output=str(tmp_path), steps=10, methods=["lora", "ewc"], seeds=[5]))
-    with pytest.raises(GridError, match="steps"):
+    with pytest.raises(GridError, match="steps"):  # a new field at its default would pass
         check_grid(CompareConfig(output=str(tmp_path), steps=20))
     with pytest.raises(ValueError, match="unknown organism scenarios"):
         CompareConfig(scenarios=["benign-similar"])

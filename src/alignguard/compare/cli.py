@@ -12,7 +12,8 @@ from alignguard.training.config import TrainConfig
 def compare_command(model: str = "organism", methods: list[str] | None = None,
                     scenarios: list[str] | None = None, seeds: int = 3, steps: int = 200,
                     eval_limit: int | None = 60, replay_fraction: float = 0.0, jobs: int = 1,
-                    output: str = "runs/compare", train: TrainConfig | None = None) -> int:
+                    output: str = "runs/compare", run: bool = True,
+                    train: TrainConfig | None = None) -> int:
     """Every defense on the same scenarios and seeds: a resumable grid, a table, a report.
 
     Args:
@@ -30,6 +31,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
         replay_fraction: alignment replay added to every method (0: only replay-based methods).
         jobs: cells run at once (each with cpu_count / jobs threads).
         output: the grid folder; calling again runs only the missing cells.
+        run: run the missing cells; --no-run summarizes the finished ones (also while the
+            grid runs elsewhere) into OUTPUT/partial/.
         train: shared training settings (lr, lora.r, lora.target_modules, batch_size, ...).
     """
     from alignguard.compare.run import run_compare
@@ -51,12 +54,13 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
             print(f"[{k}/{n}] {what}: refusal {m['refusal']:.3f} task {m['task']:.3f} "
                   f"({result['wall_s']:.0f} s)", flush=True)
 
-    results = run_compare(cfg, progress)
+    results = run_compare(cfg, progress, run=run)
     for scenario in results["summary"]:
         print(f"\n{scenario}\n{markdown_table(results['summary'], scenario)}")
-    print(f"\nresults: {Path(output) / 'results.json'}\nreport:  {Path(output) / 'report.html'}")
+    where = Path(output) if run else Path(output) / "partial"
+    print(f"\nresults: {where / 'results.json'}\nreport:  {where / 'report.html'}")
     expected = len(cfg.scenarios) * (1 + len(cfg.methods) * len(cfg.seeds))
-    return 0 if results["n_cells"] == expected else 1
+    return 0 if results["n_cells"] == expected or not run else 1
 
 
 def _train_config(overrides: dict | None) -> TrainConfig:

@@ -159,17 +159,25 @@ def fisher_key(train: TrainConfig) -> str:
 
 
 def check_grid(cfg: CompareConfig) -> None:
-    """Record the shared settings in a new grid folder, or check they match an existing one."""
+    """Record the shared settings in a new grid folder, or check they match an existing one.
+
+    A training field that the grid's record lacks (added by a later version of AlignGuard) is
+    no difference while it keeps its default, so a grid stays resumable across versions.
+    """
     path = Path(cfg.output) / "grid.json"
     shared = json.loads(json.dumps(cfg.shared()))
-    if path.is_file():
-        before = json.loads(path.read_text())
-        if before != shared:
-            diff = sorted(k for k in set(before) | set(shared) if before.get(k) != shared.get(k))
-            raise GridError(f"{cfg.output} holds a grid with other shared settings ({diff}); "
-                            "choose a new --output (nothing was changed)")
+    if not path.is_file():
+        atomic_write_json(path, shared)
         return
-    atomic_write_json(path, shared)
+    before = json.loads(path.read_text())
+    defaults = json.loads(json.dumps(CompareConfig(train=TrainConfig()).shared()["train"]))
+    diff = [k for k in sorted(set(before) | set(shared)) if k != "train" and before.get(k) != shared.get(k)]
+    old, new = before.get("train", {}), shared["train"]
+    diff += [f"train.{k}" for k in sorted(set(old) | set(new))
+             if (old[k] != new.get(k) if k in old else new[k] != defaults.get(k))]
+    if diff:
+        raise GridError(f"{cfg.output} holds a grid with other shared settings ({diff}); "
+                        "choose a new --output (nothing was changed)")
 
 
 def run_grid(cfg: CompareConfig, on_done=None) -> list[dict]:
@@ -230,6 +238,13 @@ def check_cells(specs: list[CellSpec]) -> None:
             continue
         seen.add((spec.method, spec.scenario))
         check_inputs(from_dict(TrainConfig, spec.train))
+
+
+def finished_cells(cfg: CompareConfig) -> list[dict]:
+    """The results of the grid's finished cells (read only; no lock taken)."""
+    if (Path(cfg.output) / "grid.json").is_file():
+        check_grid(cfg)
+    return [r for r in map(load_result, cell_specs(cfg)) if r is not None]
 
 
 def load_result(spec: CellSpec) -> dict | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from alignguard.artifacts import atomic_write_json, provenance
-from alignguard.compare.grid import CompareConfig, run_grid
+from alignguard.compare.grid import CompareConfig, finished_cells, run_grid
 from alignguard.compare.summary import summarize
 from alignguard.config import to_dict
 
 
-def run_compare(cfg: CompareConfig, on_done=None) -> dict:
-    """Run the missing cells of ``cfg``'s grid, then summarize every finished cell.
+def run_compare(cfg: CompareConfig, on_done=None, run: bool = True) -> dict:
+    """Run the missing cells of ``cfg``'s grid (unless ``run`` is false: then only the finished
+    cells are read, even while another process runs the grid), then summarize them.
 
     Returns the results dict also written to ``output/results.json``: ``summary`` (see
     :func:`alignguard.compare.summary.summarize`), ``cells`` (each cell's metrics and costs),
@@ -19,7 +20,7 @@ def run_compare(cfg: CompareConfig, on_done=None) -> dict:
     """
     from alignguard.compare.report import write_report
 
-    cells = run_grid(cfg, on_done)
+    cells = run_grid(cfg, on_done) if run else finished_cells(cfg)
     results = {
         "summary": summarize(cells),
         "cells": [{k: c.get(k) for k in ("scenario", "method", "seed", "step_time_s",
@@ -30,6 +31,8 @@ def run_compare(cfg: CompareConfig, on_done=None) -> dict:
         "provenance": provenance(seed=cfg.seeds[0]),
     }
     out = Path(cfg.output)
+    if not run:
+        out = out / "partial"
     atomic_write_json(out / "results.json", results)
     write_report(out / "report.html", results)
     return results
