@@ -176,7 +176,7 @@ def test_rerun_with_other_training_settings_is_refused(aligned_run):
 def test_drop_gguf_marker_refuses_quantized_weights(tiny_llama):
     from types import SimpleNamespace
 
-    from alignguard.align.run import drop_gguf_marker
+    from alignguard.models import drop_gguf_marker
 
     drop_gguf_marker(tiny_llama)  # no quantizer: nothing to do
     removed = []

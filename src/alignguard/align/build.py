@@ -22,10 +22,10 @@ from typing import Any
 import torch
 
 from alignguard.artifacts import atomic_directory, fingerprint_file
+from alignguard.models import DTYPES
 
 log = logging.getLogger(__name__)
 
-ADAPTER_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 ADAPTER_FILE = "adapter_model.safetensors"
 
 
@@ -40,14 +40,14 @@ def round_lora(model, dtype: str) -> int:
     Raises:
         ValueError: unknown dtype, or the model has no LoRA factors.
     """
-    if dtype not in ADAPTER_DTYPES:
-        raise ValueError(f"adapter_dtype must be one of {sorted(ADAPTER_DTYPES)}, got {dtype!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"adapter_dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     params = lora_parameters(model)
     if not params:
         raise ValueError("the model has no LoRA factors to save as an adapter")
     with torch.no_grad():
         for _, p in params:
-            p.copy_(p.to(ADAPTER_DTYPES[dtype]).to(p.dtype))
+            p.copy_(p.to(DTYPES[dtype]).to(p.dtype))
     return len(params)
 
 
@@ -64,7 +64,7 @@ def save_adapter(model, folder: Path, dtype: str, base_model: str) -> Path:
         config.base_model_name_or_path = base_model
     try:
         for _, p in params:
-            p.data = p.data.to(ADAPTER_DTYPES[dtype])
+            p.data = p.data.to(DTYPES[dtype])
         with atomic_directory(folder) as tmp:
             model.save_pretrained(tmp, safe_serialization=True)
     finally:

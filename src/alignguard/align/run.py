@@ -34,6 +34,7 @@ from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
 
 log = logging.getLogger(__name__)
 METHODS = ("lora", "full-ft")
+ADAPTER_DTYPES = ("float32", "float16", "bfloat16")
 
 
 @dataclass
@@ -91,8 +92,6 @@ class AlignSettings:
             raise ValueError(f"eval_limit must be >= 1 (or None for the whole suite), got {self.eval_limit}")
         if min(self.steps, self.batch_size, self.max_new_tokens, self.eval_batch_size) < 1:
             raise ValueError("steps, batch_size, max_new_tokens and eval_batch_size must be >= 1")
-        from alignguard.align.build import ADAPTER_DTYPES
-
         if self.adapter_dtype not in ADAPTER_DTYPES:
             raise ValueError(f"adapter_dtype must be one of {sorted(ADAPTER_DTYPES)}, "
                              f"got {self.adapter_dtype!r}")
@@ -126,30 +125,10 @@ def _rates(report: dict[str, Any], role: str, judge_name: str) -> dict[str, floa
     return out
 
 
-def drop_gguf_marker(model) -> None:
-    """Make a model loaded from a GGUF file (weights dequantised at load) saveable.
-
-    transformers keeps its GGUF loader as ``model.hf_quantizer`` and refuses ``save_pretrained``
-    ("quantized with gguf and is not serializable") although the weights are plain tensors.
-
-    Raises:
-        ValueError: the weights are still quantized (kept in GGUF blocks, or another method).
-    """
-    quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is None:
-        return
-    method = getattr(quantizer.quantization_config, "quant_method", None)
-    method = getattr(method, "value", method)
-    blocks = getattr(quantizer, "supported", False) and not getattr(
-        quantizer.quantization_config, "dequantize", True)
-    if method != "gguf" or blocks:
-        raise ValueError(f"the model's weights are still quantized ({method}); merging LoRA into "
-                         "them and saving is not supported: load the model dequantised (float32)")
-    quantizer.remove_quantization_config(model)
-
-
 def save_merged(model, tokenizer, folder: Path, settings: AlignSettings) -> Path:
     """Write the aligned model as a plain HF folder (safetensors + tokenizer), atomically."""
+    from alignguard.models import drop_gguf_marker
+
     drop_gguf_marker(model)
     with atomic_directory(folder) as tmp:
         model.save_pretrained(tmp)
