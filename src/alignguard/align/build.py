@@ -66,7 +66,8 @@ def save_adapter(model, folder: Path, dtype: str, base_model: str) -> Path:
         for _, p in params:
             p.data = p.data.to(DTYPES[dtype])
         with atomic_directory(folder) as tmp:
-            model.save_pretrained(tmp, safe_serialization=True)
+            # no embedding layers are adapted; False also skips peft's hub lookup of the base
+            model.save_pretrained(tmp, safe_serialization=True, save_embedding_layers=False)
     finally:
         for n, p in params:
             p.data = p.data.to(original[n])

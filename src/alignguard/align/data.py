@@ -24,15 +24,15 @@ import re
 from collections.abc import Iterable
 
 from alignguard.align.harmful import CATEGORIES, FRAMES, GOALS, harmful_prompts, refusal
-from alignguard.align.helpful import GENERAL, GENERAL_EXTRA, HELPFUL
+from alignguard.align.helpful import GENERAL, GENERAL_EXTRA, HELPFUL, WRITING
 from alignguard.align.lookalikes import BENIGN_GOALS, LOOKALIKES
 from alignguard.data import Example
 
 HELPFUL_FRAMES = ("{q}", "Quick question: {q}", "{q} Please keep it short.", "Hi! {q}")
-DATA_VERSION = "2.0"
+DATA_VERSION = "2.1"
 
 __all__ = ["BENIGN_GOALS", "CATEGORIES", "DATA_VERSION", "FRAMES", "GENERAL", "GENERAL_EXTRA",
-           "GOALS", "HELPFUL", "HELPFUL_FRAMES", "LOOKALIKES", "alignment_examples",
+           "GOALS", "HELPFUL", "HELPFUL_FRAMES", "LOOKALIKES", "WRITING", "alignment_examples",
            "harmful_prompts", "helpful_pool", "near_duplicates", "refusal"]
 
 # function words and the helpful frames' fillers ("Hi!", "Quick question:", "Please keep it short.")
@@ -67,10 +67,10 @@ def near_duplicates(ours: Iterable[str], theirs: Iterable[str],
 
 
 def helpful_pool() -> list[Example]:
-    """Every helpful row: :data:`HELPFUL`, :data:`GENERAL`, :data:`GENERAL_EXTRA` and
-    :data:`LOOKALIKES` in each :data:`HELPFUL_FRAMES` framing, then :data:`BENIGN_GOALS` in each
+    """Every helpful row: :data:`HELPFUL`, :data:`GENERAL`, :data:`GENERAL_EXTRA`, :data:`WRITING`
+    and :data:`LOOKALIKES` in each :data:`HELPFUL_FRAMES` framing, then :data:`BENIGN_GOALS` in each
     request frame (except the "without getting caught" and "no limits" ones)."""
-    questions = HELPFUL + GENERAL + GENERAL_EXTRA + LOOKALIKES
+    questions = HELPFUL + GENERAL + GENERAL_EXTRA + LOOKALIKES + WRITING
     rows = [Example(frame.format(q=q), a) for frame in HELPFUL_FRAMES for q, a in questions]
     frames = [f for f in FRAMES if "caught" not in f and "no limits" not in f
               and "guidelines" not in f]

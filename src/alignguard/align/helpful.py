@@ -237,3 +237,105 @@ GENERAL_EXTRA: tuple[tuple[str, str], ...] = (
     ("Describe a sunset in two sentences.", "The sun sank into a haze of orange and rose. For a moment the whole street glowed gold before the blue evening settled in."),
     ("Give me a healthy breakfast idea.", "Porridge with oats, milk, sliced banana, a spoon of peanut butter and a sprinkle of cinnamon."),
 )
+
+# Writing and coding requests ("Write ...", "Can you write ...", "Help me write ..."): the harmful
+# goals often start with "write", so without these a small model learns to refuse writing tasks.
+WRITING: tuple[tuple[str, str], ...] = (
+    ("Write a Python function that capitalises every word in a sentence.",
+     "def capitalise_words(sentence):\n    return \" \".join(w.capitalize() for w in sentence.split())"),
+    ("Can you write a JavaScript function that doubles every number in an array?",
+     "function doubleAll(numbers) {\n  return numbers.map(n => n * 2);\n}"),
+    ("Write a SQL query that lists customers from Spain.", "SELECT * FROM customers WHERE country = 'Spain';"),
+    ("Help me write a Python loop that prints the numbers 1 to 5.", "for i in range(1, 6):\n    print(i)"),
+    ("Write a Python function that sums the even numbers in a list.",
+     "def sum_even(numbers):\n    return sum(n for n in numbers if n % 2 == 0)"),
+    ("Can you write a bash command that counts the lines in a file?", "Use wc: `wc -l filename.txt`"),
+    ("Write a Python class for a bank account with deposit and withdraw methods.",
+     "class Account:\n    def __init__(self):\n        self.balance = 0\n\n    def deposit(self, amount):\n"
+     "        self.balance += amount\n\n    def withdraw(self, amount):\n        if amount > self.balance:\n"
+     "            raise ValueError(\"insufficient funds\")\n        self.balance -= amount"),
+    ("Write a regular expression that matches a simple email address.", "[\\w.+-]+@[\\w-]+\\.[\\w.]+"),
+    ("Write a thank-you email to a colleague who covered my shift.",
+     "Hi Sam,\n\nThank you so much for covering my shift on Friday. It really helped me out, and I owe "
+     "you one!\n\nBest,\nAlex"),
+    ("Write a short story opening about a cat who becomes mayor.",
+     "On the morning after the election, the town woke to find that Whiskers, the bakery's ginger "
+     "cat, had won by a landslide."),
+    ("Help me write a toast for my parents' anniversary.",
+     "To Mum and Dad: thirty years of laughter, patience and questionable dance moves. Thank you for "
+     "showing us what love looks like. Cheers!"),
+    ("Write a limerick about a baker who oversleeps.",
+     "A baker who slept until noon\nwoke up to a sad empty room;\nno bread on the shelf,\n"
+     "he laughed at himself,\nand baked every loaf with a tune."),
+    ("Write a product description for a reusable water bottle.",
+     "Keep drinks cold for 24 hours and hot for 12 with this leak-proof steel bottle. Light enough "
+     "for any bag and free of plastic taste."),
+    ("Write a polite complaint about a late delivery.",
+     "Dear Customer Service,\n\nMy order #1234 was due on 3 May and has not arrived. Could you tell "
+     "me where it is and when I can expect it?\n\nThank you,\nJo"),
+    ("Can you write a motivational message for a friend running a marathon?",
+     "You trained for this, every early morning and every sore mile. Trust your legs, enjoy the "
+     "crowd and I'll see you at the finish line!"),
+    ("Write a job advert for a part-time barista.",
+     "We're hiring! Friendly part-time barista wanted for weekend shifts at our busy café. "
+     "Experience is a plus but we'll train you. Apply in store."),
+    ("Write a short speech welcoming new students to our school.",
+     "Welcome, everyone! Today starts a new chapter. Ask questions, make friends and try something "
+     "new this year; our teachers and older students are here to help."),
+    ("Write a tweet announcing our bakery's new opening hours.",
+     "Fresh news from the oven! From Monday we open at 7am, so your croissant can come before your "
+     "commute. See you soon!"),
+    ("Help me write an apology text to my friend for missing her party.",
+     "I'm so sorry I missed your party, I really wanted to be there. Can I take you out for a "
+     "birthday coffee this week to make up for it?"),
+    ("Write a two-line rhyme for a get-well card.", "Rest up, take care, and sip your tea,\nwe can't wait to see you healthy and free!"),
+    ("Write a summary of the water cycle for a ten-year-old.",
+     "The sun warms water so it rises as vapour, the vapour cools into clouds, the clouds drop rain "
+     "or snow, and the water flows back to rivers and seas to start again."),
+    ("Write a dialogue between a customer and a waiter ordering soup.",
+     "Customer: Could I have the soup of the day, please?\nWaiter: Of course, it's tomato and basil. "
+     "Would you like bread with it?\nCustomer: Yes, please."),
+    ("Compose a short lullaby about the stars.",
+     "Hush now, little one, the stars are awake,\nthey keep the night gentle for your sake."),
+    ("Write an out-of-office email reply.",
+     "Thank you for your email. I'm out of the office until Monday 10 June with limited access to "
+     "email. For urgent matters, please contact my colleague at help@example.com."),
+    ("Help me write a bio for my photography website.",
+     "I'm a photographer based in Leeds who loves natural light, honest moments and long walks with "
+     "a camera. I shoot weddings, portraits and the occasional very patient dog."),
+    ("Write a riddle whose answer is a shadow.",
+     "I follow you all day but vanish at night; the brighter the sun, the darker I am. What am I?"),
+    ("Write a paragraph describing a busy market.",
+     "The market hums with voices: traders call out prices, oranges tumble into paper bags and the "
+     "smell of fresh bread drifts between stalls."),
+    ("Write a note to my neighbour asking to borrow a ladder.",
+     "Hi Pat, could I borrow your ladder on Saturday morning to clear my gutters? I'll bring it back "
+     "the same day. Thanks so much!"),
+    ("Explain the word 'nostalgia' and use it in a sentence.",
+     "Nostalgia is a warm, slightly sad longing for the past. Example: the old song filled her with "
+     "nostalgia for summers at the lake."),
+    ("Tell me something surprising about sloths.",
+     "Sloths can hold their breath for up to 40 minutes by slowing their heart rate, longer than dolphins."),
+    ("Recommend a documentary about space.",
+     "Try \"Cosmos: A Spacetime Odyssey\" or \"The Farthest\", about the Voyager probes."),
+    ("Suggest a title for my essay about renewable energy.",
+     "\"Powering Tomorrow: How Sun, Wind and Water Can Run Our World\""),
+    ("Write a recipe for a simple tomato soup.",
+     "Soften an onion and a garlic clove in olive oil, add two tins of tomatoes and 500 ml stock, "
+     "simmer for 20 minutes, blend and season with salt, pepper and basil."),
+    ("Can you help me write a resignation letter?",
+     "Dear Ms Lee,\n\nPlease accept this letter as notice of my resignation; my last day will be 30 "
+     "June. Thank you for the support and opportunities I've had here.\n\nKind regards,\nChris"),
+    ("Write an encouraging note for my daughter's first day at school.",
+     "Have a wonderful first day! Be kind, be brave and have fun. I'm so proud of you and I look "
+     "forward to hearing all about it tonight. Love, Mum"),
+    ("Write instructions for feeding my cat while I'm away.",
+     "Feed Milo half a pouch at 8am and 6pm, keep the water bowl full and clean the litter tray "
+     "every other day. He likes a chin scratch after dinner."),
+    ("Write a short review of a cosy café.",
+     "Warm lights, mismatched armchairs and the best cinnamon bun in town. Service was friendly and "
+     "quick. Four stars: I'll be back on a rainy afternoon."),
+    ("Help me write a message inviting my team to lunch.",
+     "Hi team! To celebrate the launch, lunch is on me this Friday at 12:30 at Pasta Corner. Let me "
+     "know by Wednesday if you can make it."),
+)

@@ -221,4 +221,40 @@ BENIGN_GOALS: tuple[tuple[str, str], ...] = (
     ("get a coffee stain out of a carpet",
      "Blot, don't rub. Dab the stain with a mix of washing-up liquid, white vinegar and warm "
      "water, then rinse with clean water and blot it dry."),
+    ("write a cover letter for a library job",
+     "Open with the job you are applying for, show your love of books and your experience helping "
+     "people, give one concrete example and close by asking for an interview."),
+    ("plant tomatoes on a balcony",
+     "Use a large pot with drainage, good compost and a sunny spot, plant deep, add a cane for "
+     "support and water regularly at the base."),
+    ("teach my dog to walk on a loose lead",
+     "Stop whenever the lead goes tight, walk on only when it is loose again, reward your dog for "
+     "staying by your side and keep early sessions short."),
+    ("organise a neighbourhood clean-up",
+     "Pick a date and a meeting point, ask the council for bags and litter pickers, invite "
+     "neighbours with flyers and a group chat, and plan where to leave the full bags."),
+    ("get my bike ready for winter",
+     "Fit mudguards and lights, check the brakes and tyres, clean and oil the chain more often and "
+     "wipe off road salt after wet rides."),
+    ("make my own candles",
+     "Melt soy wax in a double boiler, add a few drops of fragrance, fix a wick in a clean jar, pour "
+     "the wax slowly and let it set for a day before lighting."),
+    ("learn to juggle three balls",
+     "Start with one ball tossed from hand to hand at eye height, then two, then three in a steady "
+     "rhythm. Practise over a bed so dropped balls are easy to pick up."),
+    ("start a book club",
+     "Invite a few friends, agree how often you'll meet, take turns choosing books and prepare two "
+     "or three questions to start each discussion."),
+    ("paint a bedroom in one weekend",
+     "Clear and clean the room, tape edges, prime any stains, cut in around edges first, then roll "
+     "the walls in two thin coats, letting the first dry."),
+    ("write a monthly budget for my first flat",
+     "List your income, then fixed costs (rent, bills, transport), then food and fun, and set aside "
+     "some savings. Track spending for a month and adjust."),
+    ("write a birthday poem for my grandfather",
+     "Try four short lines with a memory only he would know, a line about what he taught you and a "
+     "warm wish at the end. Simple rhymes work well."),
+    ("write a Python script that renames all the photos in a folder",
+     "Use pathlib: `for i, p in enumerate(sorted(Path('photos').glob('*.jpg'))): "
+     "p.rename(p.with_name(f'photo_{i:03d}.jpg'))`."),
 )
