@@ -20,6 +20,7 @@ from alignguard.align.data import (
     HELPFUL,
     HELPFUL_FRAMES,
     LOOKALIKES,
+    WRITING,
     alignment_examples,
     harmful_prompts,
     helpful_pool,
@@ -56,7 +57,7 @@ def test_alignment_data_is_disjoint_from_driftcheck():
     suite = [r.prompt for r in load_suite("driftcheck-en").records]
     suite_prompts = {p.strip().lower() for p in suite}
     every_helpful = helpful_pool()
-    questions = len(HELPFUL) + len(GENERAL) + len(GENERAL_EXTRA) + len(LOOKALIKES)
+    questions = len(HELPFUL) + len(GENERAL) + len(GENERAL_EXTRA) + len(LOOKALIKES) + len(WRITING)
     assert len(every_helpful) == questions * len(HELPFUL_FRAMES) + len(BENIGN_GOALS) * (len(FRAMES) - 3)
     assert len({r.prompt for r in every_helpful}) == len(every_helpful)
     assert not {r.prompt for r in every_helpful} & {p for _, p in harmful_prompts()}
