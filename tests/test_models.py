@@ -140,4 +140,7 @@ def test_smollm2_aligned_loads_merged_and_the_cache_gives_the_same_model(tmp_pat
     assert ids.tolist() == tok2("Hello", return_tensors="pt")["input_ids"].tolist()
     assert tok.chat_template == tok2.chat_template
     with torch.no_grad():
-        torch.testing.assert_close(first(input_ids=ids).logits, second(input_ids=ids).logits)
+        a, b = first(input_ids=ids).logits, second(input_ids=ids).logits
+    # float32 noise only (the cached base is bit-identical; merging a different memory layout
+    # may round differently)
+    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
