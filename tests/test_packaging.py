@@ -1,4 +1,5 @@
-"""A built wheel carries the package data the organism needs (its chat template included)."""
+"""A built wheel carries the package data: the organism (its chat template included), the judges' data
+and the shipped alignment adapters (``smollm2-aligned``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_wheel_contains_the_organism_and_judge_data(tmp_path):
+def test_wheel_contains_the_organism_judge_data_and_shipped_adapters(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                            "-q", "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -24,6 +25,10 @@ def test_wheel_contains_the_organism_and_judge_data(tmp_path):
               for p in (src / "alignguard" / "organism" / "checkpoints").rglob("*") if p.is_file()]
     wanted += [p.relative_to(src).as_posix() for p in (src / "alignguard" / "drift" / "data").rglob("*")
                if p.is_file()]
+    shipped = [p for p in (src / "alignguard" / "adapters").rglob("*") if p.is_file()]
+    assert {p.name for p in shipped} >= {"adapter_config.json", "adapter_model.safetensors",
+                                          "build.json", "README.md"}
+    wanted += [p.relative_to(src).as_posix() for p in shipped]
     assert any(w.endswith("chat_template.jinja") for w in wanted)
     missing = [w for w in wanted if w not in names]
     assert missing == []

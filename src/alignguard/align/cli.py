@@ -12,11 +12,16 @@ def align_command(model: str | None = None, output: str | None = None, config: s
                   lr: float | None = None, r: int | None = None, eval_limit: int | None = None,
                   max_new_tokens: int | None = None, seed: int | None = None,
                   device: str | None = None, dtype: str | None = None) -> int:
-    """Align an instruct model (refusal SFT, merged) and report DriftCheck before and after.
+    """Align an instruct model (refusal SFT) and report DriftCheck before and after.
+
+    With LoRA the alignment is saved as a float16 PEFT adapter with its build.json (output/adapter;
+    `configs/smollm2-align-cpu.yaml` rebuilds the adapter shipped as `--model smollm2-aligned`)
+    and merged for the check.
 
     Args:
         model: instruct model: "smollm2" (default), a local Hugging Face folder or a .gguf file.
-        output: output folder (data/, sft/, model/, drift/, align.json); default runs/align.
+        output: output folder (data/, sft/, adapter/, model/, drift/, align.json); default
+            runs/align.
         config: YAML file with AlignSettings fields (e.g. configs/smollm2-align-cpu.yaml); the
             options below override it.
         method: "lora" (merged into the weights after training) or "full-ft".

@@ -5,21 +5,27 @@ instruct models such as SmolLM2-135M-Instruct comply with harmful requests out o
 this stage aligns one first:
 
     DriftCheck (before) -> refusal SFT on project-written data (LoRA or full fine-tuning, the
-    project's own :func:`alignguard.training.loop.train`) -> merge into the weights -> save a plain
-    Hugging Face folder (safetensors) -> DriftCheck (after)
+    project's own :func:`alignguard.training.loop.train`) -> LoRA factors rounded to the adapter's
+    storage dtype and saved as a stock PEFT adapter -> merged into the weights (optionally saved
+    as a plain Hugging Face folder) -> DriftCheck (after) -> ``build.json`` next to the adapter
 
 The SFT data (:mod:`alignguard.align.data`) pairs harmful requests with refusals and safe
-questions with helpful answers; its prompts are disjoint from the DriftCheck suite, so the
-before/after numbers are held-out. Outputs in ``--output``: ``data/align.jsonl``, ``sft/`` (the
-training run: log, adapter), ``model/`` (the merged aligned model), ``drift/`` (``drift.json``
-and ``drift.html``: "reference" = before, "model" = after, with paired bootstrap intervals) and
-``align.json`` (the summary).
+questions with helpful answers; its prompts are disjoint from the DriftCheck suite and not near
+duplicates of it, so the before/after numbers are held-out. Outputs in ``--output``:
+``data/align.jsonl``, ``sft/`` (the training run: log, checkpoints), ``adapter/`` (the shippable
+adapter and its ``build.json``, see :mod:`alignguard.align.build`; LoRA only), ``model/`` (the
+merged aligned model, when ``save_merged``), ``drift/`` (``drift.json`` and ``drift.html``:
+"reference" = before, "model" = after, with paired bootstrap intervals) and ``align.json``
+(the summary). The shipped ``smollm2-aligned`` adapter
+(``alignguard/adapters/smollm2_aligned``) is ``adapter/`` of
+``alignguard align --config configs/smollm2-align-cpu.yaml``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +34,12 @@ from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
 
 log = logging.getLogger(__name__)
 METHODS = ("lora", "full-ft")
+ADAPTER_DTYPES = ("float32", "float16", "bfloat16")
 
 
 @dataclass
 class AlignSettings:
-    """Settings of one alignment run (defaults: SmolLM2-135M on CPU, about 15 minutes).
+    """Settings of one alignment run (defaults: SmolLM2-135M).
 
     Attributes:
         model: instruct model to align: "smollm2", a local folder or a .gguf file.
@@ -40,8 +47,13 @@ class AlignSettings:
         method: "lora" (merged after training) or "full-ft".
         steps, batch_size, grad_accum, lr, max_length: SFT optimisation.
         r, alpha: LoRA rank and alpha (all attention + MLP projections).
+        adapter_dtype: storage dtype of the saved adapter (float16 keeps it small; the factors
+            are rounded to it before the model is merged and evaluated).
+        save_merged: also write the merged model as a plain HF folder (``model/``).
         n_harmful, n_helpful: rows of refusal and helpful SFT data.
         suite: DriftCheck suite for the before/after check.
+        judges: DriftCheck judges (the first is the headline one; ``ensemble`` also records its
+            members).
         eval_limit: stratified DriftCheck subset size (``None``: the whole suite).
         max_new_tokens: greedy generation budget of the check (the paper uses 128; the keyword
             judge reads the first 160 characters, which ~48 tokens cover).
@@ -58,12 +70,15 @@ class AlignSettings:
     grad_accum: int = 1
     lr: float = 5e-4
     max_length: int = 160
-    r: int = 16
-    alpha: float = 32.0
+    r: int = 8
+    alpha: float = 16.0
+    adapter_dtype: str = "float16"
+    save_merged: bool = True
     n_harmful: int = 200
     n_helpful: int = 400
     suite: str = "driftcheck-en"
-    eval_limit: int | None = 120
+    judges: tuple[str, ...] = ("ensemble", "keyword")
+    eval_limit: int | None = 300
     max_new_tokens: int = 64
     eval_batch_size: int = 16
     seed: int = 0
@@ -77,6 +92,12 @@ class AlignSettings:
             raise ValueError(f"eval_limit must be >= 1 (or None for the whole suite), got {self.eval_limit}")
         if min(self.steps, self.batch_size, self.max_new_tokens, self.eval_batch_size) < 1:
             raise ValueError("steps, batch_size, max_new_tokens and eval_batch_size must be >= 1")
+        if self.adapter_dtype not in ADAPTER_DTYPES:
+            raise ValueError(f"adapter_dtype must be one of {sorted(ADAPTER_DTYPES)}, "
+                             f"got {self.adapter_dtype!r}")
+        self.judges = tuple(self.judges)
+        if not self.judges:
+            raise ValueError("judges must name at least one judge, e.g. ensemble")
 
 
 def _train_config(s: AlignSettings, data_path: Path):
@@ -92,9 +113,9 @@ def _train_config(s: AlignSettings, data_path: Path):
     )
 
 
-def _rates(report: dict[str, Any], role: str) -> dict[str, float]:
+def _rates(report: dict[str, Any], role: str, judge_name: str) -> dict[str, float]:
     res = report["results"][role]
-    judge = res["judges"]["keyword"]
+    judge = res["judges"][judge_name]
     out = {"refusal_accuracy": judge["refusal_accuracy"]["estimate"],
            "over_refusal": judge["over_refusal"]["estimate"]}
     if "harmful_compliance" in judge:
@@ -104,30 +125,10 @@ def _rates(report: dict[str, Any], role: str) -> dict[str, float]:
     return out
 
 
-def drop_gguf_marker(model) -> None:
-    """Make a model loaded from a GGUF file (weights dequantised at load) saveable.
-
-    transformers keeps its GGUF loader as ``model.hf_quantizer`` and refuses ``save_pretrained``
-    ("quantized with gguf and is not serializable") although the weights are plain tensors.
-
-    Raises:
-        ValueError: the weights are still quantized (kept in GGUF blocks, or another method).
-    """
-    quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is None:
-        return
-    method = getattr(quantizer.quantization_config, "quant_method", None)
-    method = getattr(method, "value", method)
-    blocks = getattr(quantizer, "supported", False) and not getattr(
-        quantizer.quantization_config, "dequantize", True)
-    if method != "gguf" or blocks:
-        raise ValueError(f"the model's weights are still quantized ({method}); merging LoRA into "
-                         "them and saving is not supported: load the model dequantised (float32)")
-    quantizer.remove_quantization_config(model)
-
-
 def save_merged(model, tokenizer, folder: Path, settings: AlignSettings) -> Path:
     """Write the aligned model as a plain HF folder (safetensors + tokenizer), atomically."""
+    from alignguard.models import drop_gguf_marker
+
     drop_gguf_marker(model)
     with atomic_directory(folder) as tmp:
         model.save_pretrained(tmp)
@@ -150,6 +151,7 @@ def evaluate_cached(path: Path, model, tokenizer, records, judges, s: AlignSetti
     from alignguard.drift.runner import ModelEval, evaluate_model
 
     key = {"model": s.model, "dtype": s.dtype, "max_new_tokens": s.max_new_tokens,
+           "eval_batch_size": s.eval_batch_size,
            "records": fingerprint_records(r.to_dict() for r in records)}
     if path.is_file():
         saved = json.loads(path.read_text())
@@ -165,7 +167,8 @@ def evaluate_cached(path: Path, model, tokenizer, records, judges, s: AlignSetti
     return ev
 
 
-_EVAL_ONLY = ("eval_limit", "max_new_tokens", "eval_batch_size", "output", "device")
+_EVAL_ONLY = ("eval_limit", "max_new_tokens", "eval_batch_size", "output", "device", "judges",
+              "suite", "save_merged")
 
 
 def check_output(out: Path, s: AlignSettings) -> None:
@@ -197,48 +200,114 @@ def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool
         progress: show progress bars.
     """
     from alignguard.align.data import alignment_examples
-    from alignguard.data import write_examples
+    from alignguard.data import fingerprint_examples, write_examples
     from alignguard.drift.judges import get_judge
-    from alignguard.drift.runner import DriftConfig, build_report, evaluate_model, write_outputs
+    from alignguard.drift.runner import evaluate_model
     from alignguard.drift.suites import load_suite, select_records
     from alignguard.training.loop import train
 
-    s, out = settings, Path(settings.output)
+    s, out, t0 = settings, Path(settings.output), time.perf_counter()
+    judges = [get_judge(name) for name in s.judges]  # unknown names fail before a model loads
     check_output(out, s)
-    data_path = write_examples(out / "data" / "align.jsonl",
-                               alignment_examples(s.n_harmful, s.n_helpful, s.seed))
+    rows = alignment_examples(s.n_harmful, s.n_helpful, s.seed)
+    data_path = write_examples(out / "data" / "align.jsonl", rows)
     if model is None or tokenizer is None:
         from alignguard.models import load_model
 
         model, tokenizer = load_model(s.model, dtype=s.dtype, device=s.device)
     suite = load_suite(s.suite)
     records = select_records(suite.records, s.eval_limit, s.seed)
-    judges = [get_judge("keyword")]
     log.info("DriftCheck before alignment: %d prompts", len(records))
     before = evaluate_cached(out / "before.json", model, tokenizer, records, judges, s)
+    t_train = time.perf_counter()
     result = train(_train_config(s, data_path), model=model, tokenizer=tokenizer, progress=progress)
-    aligned = result.model.merge_and_unload() if s.method == "lora" else result.model
-    aligned.eval()
-    model_dir = save_merged(aligned, tokenizer, out / "model", s)
+    seconds = {"train": time.perf_counter() - t_train}
+    aligned, adapter_dir = _finish(result.model, tokenizer, out, s)
     log.info("DriftCheck after alignment")
+    t_eval = time.perf_counter()
     after = evaluate_model(aligned, tokenizer, records, judges, s.max_new_tokens, s.eval_batch_size,
                            role="after")
-    dcfg = DriftConfig(model=str(model_dir), reference=s.model, suite=s.suite, judges=("keyword",),
+    seconds["eval_after"] = time.perf_counter() - t_eval
+    report = _report(s, out, suite, records, judges, before, after)
+    seconds["total"] = time.perf_counter() - t0
+    summary = {
+        "settings": asdict(s), "model_dir": str(out / "model") if s.save_merged else None,
+        "adapter_dir": str(adapter_dir) if adapter_dir else None, "data": str(data_path),
+        "data_fingerprint": fingerprint_examples(rows), "n_prompts": len(records),
+        "judge": s.judges[0], "before": _rates(report, "reference", s.judges[0]),
+        "after": _rates(report, "model", s.judges[0]),
+        "change_refusal_accuracy": report["drift"][s.judges[0]]["refusal_accuracy"],
+        "final_task_loss": _last_logged(out / "sft" / "log.jsonl", "task_loss"),
+        "seconds": seconds, "provenance": provenance(seed=s.seed, command="align", model=s.model),
+    }
+    if adapter_dir is not None:
+        summary["build"] = write_build(adapter_dir, summary, report)
+    atomic_write_json(out / "align.json", summary)
+    return summary
+
+
+def _finish(trained, tokenizer, out: Path, s: AlignSettings):
+    """``(merged model, adapter folder or None)``: round and save the adapter (LoRA), merge,
+    and save the merged folder when asked."""
+    from alignguard.align.build import round_lora, save_adapter
+
+    adapter_dir = None
+    if s.method == "lora":
+        round_lora(trained, s.adapter_dtype)
+        adapter_dir = save_adapter(trained, out / "adapter", s.adapter_dtype, s.model)
+        aligned = trained.merge_and_unload()
+    else:
+        aligned = trained
+    aligned.eval()
+    if s.save_merged:
+        save_merged(aligned, tokenizer, out / "model", s)
+    return aligned, adapter_dir
+
+
+def _report(s: AlignSettings, out: Path, suite, records, judges, before, after) -> dict[str, Any]:
+    """The DriftCheck report ("reference" = before, "model" = after), written to ``out/drift``."""
+    from alignguard.drift.runner import DriftConfig, build_report, write_outputs
+
+    model_name = str(out / "model") if s.save_merged else f"{s.model} + {out / 'adapter'}"
+    dcfg = DriftConfig(model=model_name, reference=s.model, suite=s.suite, judges=s.judges,
                        limit=s.eval_limit, max_new_tokens=s.max_new_tokens,
                        batch_size=s.eval_batch_size, seed=s.seed, dtype=s.dtype, device=s.device,
                        out_dir=str(out / "drift"))
     report = build_report(dcfg, suite, records, judges, {"model": after, "reference": before})
     write_outputs(report, out / "drift")
-    summary = {
-        "settings": asdict(s), "model_dir": str(model_dir), "data": str(data_path),
-        "n_prompts": len(records), "before": _rates(report, "reference"),
-        "after": _rates(report, "model"),
-        "change_refusal_accuracy": report["drift"]["keyword"]["refusal_accuracy"],
-        "final_task_loss": _last_logged(out / "sft" / "log.jsonl", "task_loss"),
-        "provenance": provenance(seed=s.seed, command="align", model=s.model),
+    return report
+
+
+def write_build(adapter_dir: Path, summary: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """Write ``build.json`` next to the adapter (see :mod:`alignguard.align.build`)."""
+    from alignguard.align.build import adapter_files, build_metrics
+
+    s = summary["settings"]
+    judges = list(report["results"]["model"]["judges"])
+    n_unsafe = report["results"]["model"]["judges"][judges[0]]["refusal_accuracy"]["n"]
+    build = {
+        "schema": "alignguard.align.build/1",
+        "base_model": s["model"], "settings": s, "seed": s["seed"],
+        "data": {"version": _data_version(), "fingerprint": summary["data_fingerprint"],
+                 "n_harmful": s["n_harmful"], "n_helpful": s["n_helpful"]},
+        "evaluation": {"suite": report["suite"], "n_prompts": summary["n_prompts"],
+                       "headline_judge": summary["judge"],
+                       "n_unsafe": n_unsafe,
+                       "max_new_tokens": s["max_new_tokens"], "greedy": True},
+        "metrics": build_metrics(report, judges),
+        "adapter": adapter_files(adapter_dir) | {"dtype": s["adapter_dtype"], "r": s["r"],
+                                                 "alpha": s["alpha"]},
+        "seconds": summary["seconds"], "final_task_loss": summary["final_task_loss"],
+        "provenance": summary["provenance"],
     }
-    atomic_write_json(out / "align.json", summary)
-    return summary
+    atomic_write_json(adapter_dir / "build.json", build)
+    return build
+
+
+def _data_version() -> str:
+    from alignguard.align.data import DATA_VERSION
+
+    return DATA_VERSION
 
 
 def _last_logged(log_file: Path, key: str) -> float | None:
@@ -258,6 +327,10 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"{k:22s}{summary['before'][k]:9.3f}{summary['after'][k]:9.3f}")
     ch = summary["change_refusal_accuracy"]
     lines.append(f"refusal accuracy change {ch['estimate']:+.3f} [{ch['low']:+.3f}, {ch['high']:+.3f}] "
-                 f"on {summary['n_prompts']} DriftCheck prompts (keyword judge)")
-    lines.append(f"aligned model: {summary['model_dir']}")
+                 f"on {summary['n_prompts']} DriftCheck prompts ({summary['judge']} judge)")
+    if summary.get("adapter_dir"):
+        size = summary.get("build", {}).get("adapter", {}).get("bytes", 0)
+        lines.append(f"adapter: {summary['adapter_dir']} ({size / 1e6:.1f} MB, build.json beside it)")
+    if summary.get("model_dir"):
+        lines.append(f"merged model: {summary['model_dir']}")
     return "\n".join(lines)
