@@ -93,9 +93,15 @@ def build_metrics(report: dict[str, Any], judges: list[str]) -> dict[str, Any]:
         out[role] = {j: _judge_rates(res, j) for j in judges if j in res["judges"]}
         if "degenerate_rate" in res:
             out[role]["degenerate_rate"] = res["degenerate_rate"]["all"]
-    out["change_refusal"] = {j: report["drift"][j]["refusal_accuracy"] for j in judges
+    out["change_refusal"] = {j: change_of(report["drift"][j]["refusal_accuracy"]) for j in judges
                              if j in report["drift"]}
     return out
+
+
+def change_of(drift: dict) -> dict:
+    """``after - before`` from a DriftCheck drift interval (``reference - model``, with the
+    reference = before): the estimate and its bounds negated."""
+    return {**drift, "estimate": -drift["estimate"], "low": -drift["high"], "high": -drift["low"]}
 
 
 def adapter_files(folder: Path) -> dict[str, Any]:

@@ -230,13 +230,14 @@ def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool
     seconds["eval_after"] = time.perf_counter() - t_eval
     report = _report(s, out, suite, records, judges, before, after)
     seconds["total"] = time.perf_counter() - t0
+    from alignguard.align.build import change_of
     summary = {
         "settings": asdict(s), "model_dir": str(out / "model") if s.save_merged else None,
         "adapter_dir": str(adapter_dir) if adapter_dir else None, "data": str(data_path),
         "data_fingerprint": fingerprint_examples(rows), "n_prompts": len(records),
         "judge": s.judges[0], "before": _rates(report, "reference", s.judges[0]),
         "after": _rates(report, "model", s.judges[0]),
-        "change_refusal_accuracy": report["drift"][s.judges[0]]["refusal_accuracy"],
+        "change_refusal_accuracy": change_of(report["drift"][s.judges[0]]["refusal_accuracy"]),
         "final_task_loss": _last_logged(out / "sft" / "log.jsonl", "task_loss"),
         "seconds": seconds, "provenance": provenance(seed=s.seed, command="align", model=s.model),
     }
