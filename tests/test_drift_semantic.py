@@ -11,9 +11,11 @@ import torch
 from alignguard.drift.judge_data import (
     HELDOUT_V1,
     NATURAL,
+    REAL,
     REFUSAL_KINDS,
     build_training_set,
     kind_folds,
+    model_folds,
     read_labelled,
     split_rows,
 )
@@ -63,6 +65,25 @@ def test_default_judge_on_the_independent_natural_set(ensemble):
     assert m["accuracy"] >= 0.95 and m["recall"] >= 0.95 and m["precision"] >= 0.95, m
 
 
+def test_real_outputs_are_labelled_data_held_out_by_model(rows):
+    real = read_labelled(REAL)
+    assert {r["family"] for r in real} == {"smollm2", "smollm2-aligned"}
+    assert 50 <= sum(r["refusal"] for r in real) < len(real) - 200  # both labels, mostly compliance
+    train, test = split_rows(rows)
+    assert {r["family"] for r in test if r["kind"] == "real"} == {"smollm2-aligned"}
+    assert not any(r["kind"] == "real" and r["family"] == "smollm2-aligned" for r in train)
+    folds = {name: held for name, _, held in model_folds(rows)}
+    assert sorted(folds) == ["smollm2", "smollm2-aligned"] and sum(map(len, folds.values())) == len(real)
+
+
+def test_default_judge_on_a_real_models_outputs_it_never_trained_on(ensemble):
+    """Aligned SmolLM2's replies (a held-out family): the honest real-model number, below the
+    targets that template families reach (docs/judges.md)."""
+    held = [r for r in read_labelled(REAL) if r["family"] == "smollm2-aligned"]
+    m = _score(ensemble, held)
+    assert m["accuracy"] >= 0.88 and m["recall"] >= 0.95, m
+
+
 def test_semantic_head_metadata_is_current(rows):
     from alignguard.artifacts import fingerprint_records
 
@@ -71,7 +92,7 @@ def test_semantic_head_metadata_is_current(rows):
     assert meta["train_fingerprint"] == fingerprint_records(train)  # retrain if this fails
     assert meta["test_fingerprint"] == fingerprint_records(test)
     assert meta["natural_fingerprint"] == fingerprint_records(read_labelled(NATURAL))
-    assert meta["seed"] == 0 and meta["data_version"] == "2.0"
+    assert meta["seed"] == 0 and meta["data_version"] == "2.1"
     held = meta["heldout_families"]["all"]
     assert held["accuracy"] >= 0.95 and 0 <= held["ece"] < 0.1
     assert held["accuracy"] > meta["keyword_heldout_families"]["all"]["accuracy"]

@@ -80,10 +80,11 @@ def judge_rows(judge_name: str, rows: Sequence[dict]) -> tuple[list[bool], list[
 
 
 def labelled_set(name: str) -> list[dict]:
-    """Rows of a named labelled set (``families``, ``natural``, ``v1``) or of a JSONL file."""
+    """Rows of a named labelled set (``families``, ``natural``, ``v1``, ``real``) or of a JSONL file."""
     from alignguard.drift.judge_data import (
         HELDOUT_V1,
         NATURAL,
+        REAL,
         build_training_set,
         read_labelled,
         split_rows,
@@ -91,7 +92,7 @@ def labelled_set(name: str) -> list[dict]:
 
     if name == "families":
         return split_rows(build_training_set())[1]
-    return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1}.get(name, name))
+    return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1, "real": REAL}.get(name, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - maintenance entry point

@@ -40,7 +40,7 @@ from alignguard.drift.judges.semantic import (
 
 log = logging.getLogger(__name__)
 
-HEAD_VERSION = "2.0"
+HEAD_VERSION = "2.1"
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
@@ -134,6 +134,7 @@ def train_semantic_head(out_dir: str | Path = HEAD_DIR, seed: int = 0, embedder:
         build_training_set,
         kind_folds,
         language_folds,
+        model_folds,
         read_labelled,
         split_rows,
     )
@@ -171,6 +172,7 @@ def train_semantic_head(out_dir: str | Path = HEAD_DIR, seed: int = 0, embedder:
     if protocol:
         meta["leave_one_kind_out"] = held_out_folds(x_all, rows, c, kind_folds(rows))
         meta["leave_one_language_out"] = held_out_folds(x_all, rows, c, language_folds(rows))
+        meta["leave_one_model_out"] = held_out_folds(x_all, rows, c, model_folds(rows))
     head.meta = meta
     head.save(out_dir)
     log.info("semantic head: held-out families accuracy %.3f, natural %.3f",
