@@ -91,6 +91,12 @@ def test_method_contract(method, tmp_path, tiny_tokenizer, files, base_model):
     else:
         assert changed and (full.output_dir / "model" / "config.json").is_file()
 
+    # what post-hoc components did is recorded next to the adapter
+    post = json.loads((full.output_dir / "after_training.json").read_text())
+    assert post == full.after_training
+    if method == "safelora":
+        assert 0 <= post["safelora/projected"] <= post["safelora/layers"] > 0
+
     # killed after a checkpoint, resumed: bit-exact
     crashed = _cfg(tmp_path, task, align, method, "crash", base=base_model, save_every=2)
 

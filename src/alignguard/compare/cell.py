@@ -152,6 +152,7 @@ def run_cell(spec: CellSpec) -> dict:
         _share_fisher(Path(cfg.output_dir) / "fisher", spec.fisher_cache)
         out |= {"step_time_s": step_time(result.history), "peak_train_mem_mb": peak - before,
                 "train_s": round(time.time() - started, 1), "final_log": result.history[-1],
+                "after_training": result.after_training,
                 "config": cfg.resolved()}
     out["metrics"] = evaluate(spec.evaluator, model, tok, spec.scenario, spec.eval_limit, spec)
     out["wall_s"] = round(time.time() - started, 1)

@@ -61,6 +61,7 @@ class TrainResult:
     output_dir: Path
     history: list[dict] = field(default_factory=list)
     basis: AlignmentBasis | None = None
+    after_training: dict[str, float] = field(default_factory=dict)
 
 
 def set_seed(seed: int) -> None:
@@ -225,11 +226,13 @@ def _run(cfg, method, accelerator, folder, given, rows, progress, callbacks) -> 
         reporter.close()
     unwrapped = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
     method.after_training(unwrapped)
+    post = method.log_values()  # what post-hoc components did (e.g. safelora's projected layers)
     # gathered on every rank (a collective under FSDP2), written by one
     state = gather_trainable_state(unwrapped) if method.trains == "lora" else None
     if accelerator.is_main_process:
         _save_final(out, unwrapped, tokenizer, cfg, prints, state)
-    return TrainResult(unwrapped, tokenizer, out, history, artifacts.basis)
+        atomic_write_json(out / "after_training.json", post)
+    return TrainResult(unwrapped, tokenizer, out, history, artifacts.basis, post)
 
 
 def _check_fsdp2(cfg: TrainConfig, method: Method) -> None:

@@ -28,7 +28,7 @@ from alignguard.artifacts import atomic_write_json, atomic_write_text, provenanc
 
 log = logging.getLogger(__name__)
 ARTIFACTS = ("config.json", "provenance.json", "log.jsonl", "checkpoints", "adapter", "model",
-             "fisher", "trackers", ".lock")
+             "after_training.json", "fisher", "trackers", ".lock")
 # fields a continued run may change: its length, cadence, where it lives and what it reports
 MAY_CHANGE = ("steps", "resume", "output_dir", "log_every", "save_every", "keep_checkpoints",
               "eval_data", "eval_every", "report_to")
