@@ -105,16 +105,29 @@ def evaluate(evaluator: str, model, tokenizer, scenario: str, limit: int | None,
             "task": raw["task_score"], "degenerate": raw["degenerate_rate"], "raw": raw}
 
 
+def testbed_sizes(limit: int | None) -> tuple[int, int, int | None]:
+    """``(n_unsafe, n_safe, n_task)`` of a testbed evaluation capped at ``limit`` unsafe prompts.
+
+    ``None`` or >= 300 is the standard evaluation (300 unsafe, 200 safe, every task item); a
+    smaller screening evaluation shrinks the safe prompts (2/3 of ``limit``, even, so half are
+    look-alike probes) and the task items (``limit``) with it.
+    """
+    if limit is None or limit >= 300:
+        return (limit or 300), 200, None
+    return limit, max(2, 2 * round(limit / 3)), limit
+
+
 def _testbed_metrics(model, tokenizer, scenario: str, limit: int | None, spec: CellSpec) -> dict:
     """The real-model testbed's evaluation (:func:`alignguard.testbed.evaluate.run_eval`): the
     aligned model is the reference, generated once per grid (its cache is shared)."""
     from alignguard.testbed.evaluate import EvalConfig, run_eval
 
     grid = Path(spec.result).parents[2]
+    n_unsafe, n_safe, n_task = testbed_sizes(limit)
     cfg = EvalConfig(model=spec.model, scenario=scenario, reference=spec.model,
                      output=str(Path(spec.result).with_suffix("")) + "-eval",
-                     n_unsafe=limit or 300, reference_cache=str(grid / "reference-cache"),
-                     seed=0)
+                     n_unsafe=n_unsafe, n_safe=n_safe, n_task=n_task,
+                     reference_cache=str(grid / "reference-cache"), seed=0)
     raw = run_eval(cfg, model=model, tokenizer=tokenizer)
     head = raw["headline"]
     tasks = [t["model"]["estimate"] for t in head["task_score"].values()]

@@ -11,7 +11,7 @@ from alignguard.training.config import TrainConfig
 
 def compare_command(model: str = "organism", methods: list[str] | None = None,
                     scenarios: list[str] | None = None, seeds: int = 3, steps: int = 200,
-                    eval_limit: int | None = 60, replay_fraction: float = 0.0, jobs: int = 1,
+                    eval_limit: int | None = None, replay_fraction: float = 0.0, jobs: int = 1,
                     output: str = "runs/compare", run: bool = True,
                     train: TrainConfig | None = None) -> int:
     """Every defense on the same scenarios and seeds: a resumable grid, a table, a report.
@@ -26,8 +26,9 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
             poisoned, identity-shift, control).
         seeds: seeds 0..N-1 for every method.
         steps: fine-tuning steps of every run.
-        eval_limit: organism: prompts per evaluation group; testbed: unsafe DriftCheck
-            prompts (default there 300). Smaller is faster and noisier.
+        eval_limit: organism: prompts per evaluation group (default 60); testbed: unsafe
+            DriftCheck prompts (default 300, the standard; fewer also shrink the safe prompts
+            to 2/3 of it and the task items to it, for screening). Smaller is faster and noisier.
         replay_fraction: alignment replay added to every method (0: only replay-based methods).
         jobs: cells run at once (each with cpu_count / jobs threads).
         output: the grid folder; calling again runs only the missing cells.
@@ -42,7 +43,9 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
         if isinstance(train, TrainConfig) else _train_config(train)
     cfg = CompareConfig(model=model, methods=list(methods or DEFAULT_METHODS),
                         scenarios=list(scenarios or _default_scenarios(model)),
-                        seeds=list(range(seeds)), steps=steps, eval_limit=eval_limit,
+                        seeds=list(range(seeds)), steps=steps,
+                        eval_limit=eval_limit if eval_limit is not None
+                        else (60 if model.startswith("organism") else 300),
                         replay_fraction=replay_fraction, jobs=jobs, output=output, train=base)
 
     def progress(k: int, n: int, spec, result: dict | None) -> None:
