@@ -115,3 +115,25 @@ def test_real_model_grid_uses_the_testbed(tmp_path):
 
     with pytest.raises(ValueError, match="base-model"):
         _prepare_data(cfg)  # poisoned needs the pre-alignment model, said before anything loads
+
+
+def test_testbed_evaluation_size_follows_the_limit(monkeypatch, tmp_path):
+    from alignguard.compare import cli, run
+    from alignguard.compare.cell import testbed_sizes
+
+    assert testbed_sizes(None) == (300, 200, None)  # the standard evaluation
+    assert testbed_sizes(450) == (450, 200, None)
+    n_unsafe, n_safe, n_task = testbed_sizes(120)
+    assert (n_unsafe, n_task) == (120, 120) and n_safe == 80 and n_safe % 2 == 0
+    assert testbed_sizes(1)[1] == 2
+    seen = {}
+
+    def fake_run(cfg, progress, run=True):
+        seen[cfg.model] = cfg.eval_limit
+        return {"summary": {}, "n_cells": 0}
+
+    monkeypatch.setattr(run, "run_compare", fake_run)
+    for model in ("organism", "smollm2-aligned"):
+        cli.compare_command(model=model, methods=["lora"], seeds=1, output=str(tmp_path / model),
+                            run=False)
+    assert seen == {"organism": 60, "smollm2-aligned": 300}
