@@ -11,6 +11,13 @@ Fisher, the deltas, the activation bases) are prepared before the clock starts a
 Example (~4 min per round on one CPU thread)::
 
     OMP_NUM_THREADS=1 python benchmarks/method_cost.py --steps 40 --rounds 2
+
+On the real model (the testbed's ``benign-similar``, batch 8; the alignment data is a JSONL of
+prompt/response rows such as ``alignguard align`` writes)::
+
+    OMP_NUM_THREADS=1 python benchmarks/method_cost.py --model smollm2-aligned \
+        --alignment-data runs/align-smollm2/data/align.jsonl --methods kl-anchor,alignguard \
+        --steps 20 --rounds 2
 """
 
 from __future__ import annotations
@@ -25,14 +32,20 @@ import torch
 
 from alignguard.compare.cell import step_time
 from alignguard.compare.grid import DEFAULT_METHODS
-from alignguard.training.config import TrainConfig
+from alignguard.training.config import AlignmentSettings, TrainConfig
 from alignguard.training.loop import train
 
 
-def time_method(method: str, steps: int, scenario: str, out: Path) -> float:
+def time_method(method: str, steps: int, scenario: str, out: Path, model: str = "organism",
+                alignment_data: str | None = None, batch_size: int = 16) -> float:
     """Median seconds per step of ``method`` (first logging interval, the warm-up, excluded)."""
-    cfg = TrainConfig(model="organism", data=f"scenario:{scenario}", method=method, steps=steps,
-                      log_every=5, save_every=0, output_dir=str(out / method), seed=0)
+    organism = model.startswith("organism")
+    cfg = TrainConfig(model=model, data=f"{'scenario' if organism else 'testbed'}:{scenario}",
+                      method=method, steps=steps, batch_size=batch_size, log_every=5,
+                      save_every=0, output_dir=str(out / method), seed=0,
+                      alignment=AlignmentSettings(data=alignment_data, estimator="empirical")
+                      if alignment_data else
+                      AlignmentSettings())
     history = train(cfg, progress=False).history
     return step_time(history[1:] if len(history) > 2 else history)
 
@@ -40,23 +53,35 @@ def time_method(method: str, steps: int, scenario: str, out: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default=",".join(DEFAULT_METHODS))
-    ap.add_argument("--scenario", default="benign")
+    ap.add_argument("--model", default="organism", help="organism, or a real model such as "
+                    "smollm2-aligned (the testbed's scenarios; needs --alignment-data)")
+    ap.add_argument("--alignment-data", default=None, help="alignment JSONL (real models)")
+    ap.add_argument("--scenario", default=None, help="default: benign (organism), "
+                    "benign-similar (testbed)")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: 16 (organism), 8")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    organism = args.model.startswith("organism")
+    if not organism and not args.alignment_data:
+        ap.error("a real model needs --alignment-data (prompt/response JSONL)")
+    scenario = args.scenario or ("benign" if organism else "benign-similar")
+    kw = {"model": args.model, "alignment_data": args.alignment_data,
+          "batch_size": args.batch_size or (16 if organism else 8)}
     methods = [m for m in args.methods.split(",") if m != "lora"]
     ratios: dict[str, list[float]] = {m: [] for m in methods}
     seconds: dict[str, list[float]] = {m: [] for m in ["lora", *methods]}
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            lora = time_method("lora", args.steps, args.scenario, Path(tmp) / f"round{r}")
+            lora = time_method("lora", args.steps, scenario, Path(tmp) / f"round{r}", **kw)
             seconds["lora"].append(lora)
             for m in methods:
-                t = time_method(m, args.steps, args.scenario, Path(tmp) / f"round{r}")
+                t = time_method(m, args.steps, scenario, Path(tmp) / f"round{r}", **kw)
                 seconds[m].append(t)
                 ratios[m].append(t / lora)
-    print(json.dumps({"scenario": args.scenario, "steps": args.steps, "rounds": args.rounds,
+    print(json.dumps({"model": args.model, "scenario": scenario, "batch_size": kw["batch_size"],
+                      "steps": args.steps, "rounds": args.rounds,
                       "lora_step_s": statistics.median(seconds["lora"]),
                       "ratio_vs_lora": {m: round(statistics.median(v), 3) for m, v in ratios.items()},
                       "ratio_per_round": {m: [round(x, 3) for x in v] for m, v in ratios.items()}},

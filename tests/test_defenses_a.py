@@ -142,6 +142,43 @@ def test_kl_anchor_equals_a_hand_written_kl_against_a_separate_aligned_copy(peft
     assert again.penalty()[1]["kl"] == pytest.approx(anchor.penalty()[1]["kl"])
 
 
+def test_lazy_kl_anchor_weights_every_kth_step_by_k_and_skips_the_rest(peft_model, tiny_tokenizer):
+    eager = KLAnchor(0.5, batch_size=3, max_length=MAX_LEN, seed=0)
+    lazy = KLAnchor(0.5, batch_size=3, max_length=MAX_LEN, seed=0, every=3)
+    for anchor in (eager, lazy):
+        anchor.prepare(_artifacts(tiny_tokenizer))
+        anchor.before_training(peft_model)
+    for step in range(7):
+        penalty, values = lazy.penalty()
+        if step % 3:
+            assert float(penalty) == 0.0 and not penalty.requires_grad
+            assert lazy.stream.position == eager.stream.position  # no rows drawn in between
+        else:
+            expected, _ = eager.penalty()  # the same batch: both streams advance together
+            torch.testing.assert_close(penalty, 3 * expected, rtol=1e-5, atol=1e-7)
+            assert values["kl"] == pytest.approx(float(expected.detach()) / 0.5, rel=1e-5)
+    restored = KLAnchor(0.5, batch_size=3, max_length=MAX_LEN, seed=0, every=3)
+    restored.prepare(_artifacts(tiny_tokenizer))
+    restored.before_training(peft_model)
+    restored.load_state_dict(lazy.state_dict())
+    assert restored.calls == 7 and float(restored.penalty()[0]) == 0.0  # step 8 is not anchored
+    with pytest.raises(ValueError, match="interval"):
+        KLAnchor(0.5, batch_size=3, max_length=MAX_LEN, seed=0, every=0)
+
+
+def test_alignguard_preset_is_the_lazy_anchor_and_the_user_can_change_it():
+    from alignguard.methods.registry import ALIGNGUARD_KL_EVERY
+
+    cfg = TrainConfig(method="alignguard")
+    anchor = build_method(cfg).components[-1]
+    assert isinstance(anchor, KLAnchor) and anchor.every == ALIGNGUARD_KL_EVERY > 1
+    reg = cfg.resolved_reg()
+    assert reg.lam_kl == 1.0 and reg.lam_A == reg.gate == 0.0
+    cfg.reg.kl_every = 2
+    assert build_method(cfg).components[-1].every == 2
+    assert build_method(TrainConfig(method="kl-anchor")).components[-1].every == 1
+
+
 def test_kl_anchor_is_zero_at_the_aligned_weights(tiny_tokenizer):
     model = attach_lora(make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
                         LoraSettings(r=4, init_seed=0))  # B = 0: theta is the aligned model
@@ -274,6 +311,7 @@ def test_lisa_phases_switch_point_and_penalty_by_hand(peft_model, tiny_tokenizer
     ("lisa", {"lisa_align_steps": 2, "lisa_task_steps": 2, "align_batch": 2}),
     ("spf", {"spf_refresh": 2, "spf_examples": 3, "spf_rank": 2}),
     ("kl-anchor", {"align_batch": 5}),
+    ("alignguard", {"align_batch": 2, "kl_every": 2}),
 ])
 def test_resume_is_exact_across_phase_switches_and_refreshes(method, reg, tmp_path, tiny_tokenizer):
     task = write_jsonl(tmp_path / "task.jsonl", [{"prompt": f"reverse the words {i} please",

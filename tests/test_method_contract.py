@@ -118,7 +118,7 @@ PUBLISHED = ("agl", "agl-paper", "asft", "ewc", "kl-anchor", "lisa", "lox", "nul
              "safegrad", "safelora", "spf")
 
 
-@pytest.mark.parametrize("method", PUBLISHED)
+@pytest.mark.parametrize("method", (*PUBLISHED, "alignguard"))  # and ours, the default
 def test_every_published_defense_runs_through_the_train_command(method, tmp_path, tiny_model_dir,
                                                                  files, base_model):
     """``alignguard train --method NAME`` (the CLI a user types) runs each defense to a stock adapter."""

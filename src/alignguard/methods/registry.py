@@ -86,6 +86,13 @@ PRESETS.update({
 })
 # --- end of published defenses, part A ------------------------------------------------------
 
+# --- AlignGuard's own default (ours, not the paper's: docs/method.md, "alignguard") ----------
+ALIGNGUARD_KL_EVERY = 4  # lazy anchoring: the KL on every 4th step, weighted 4x
+PRESETS["alignguard"] = Preset(
+    ("penalties", "kl_anchor"), dict(_ZERO), {"lam_kl": KL_LAMBDA, "kl_every": ALIGNGUARD_KL_EVERY},
+    summary="AlignGuard's default (ours): a lazy KL behaviour anchor on alignment replies "
+            "(every 4th step, weight 4 lam_kl)")
+
 COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
     "penalties": lambda cfg, reg: Penalties(reg),
     "gate": lambda cfg, reg: Gate(reg.gate) if reg.gate > 0 else None,
@@ -142,7 +149,8 @@ COMPONENTS.update({"safelora": _weight_space("safelora"), "asft": _asft,
 
 # --- published defenses, part A (issue 14) --------------------------------------------------
 COMPONENTS.update({
-    "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
+    "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed,
+                                           every=max(1, reg.kl_every)),
     "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
     "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
                                            cfg.max_length, cfg.seed),

@@ -79,6 +79,8 @@ class RegularizerConfig:
             penalty, and the alignment loss safegrad descends on besides its projected task
             gradient (both presets use 1.0 when this is left at 0).
         align_batch: alignment rows per step drawn by kl-anchor, safegrad and lisa.
+        kl_every: kl-anchor evaluates its KL every this many optimizer steps, weighted by it
+            (lazy anchoring; 0: the preset's default: 1 for kl-anchor, 4 for alignguard).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -117,6 +119,7 @@ class RegularizerConfig:
     # --- published defenses (alignguard.methods.anchors, .surgery, .lisa; docs/method.md) ---
     lam_kl: float = 0.0
     align_batch: int = 8
+    kl_every: int = 0
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -159,7 +162,7 @@ class RegularizerConfig:
 
     def _check_defenses(self) -> None:
         """Validate the fields of the published defenses (kl-anchor, safegrad, spf, lisa)."""
-        for name in ("lam_kl", "lisa_rho"):
+        for name in ("lam_kl", "lisa_rho", "kl_every"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("align_batch", "spf_rank", "spf_examples", "spf_refresh",
