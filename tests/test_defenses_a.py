@@ -378,3 +378,34 @@ def test_surgery_draws_no_random_numbers_even_with_lora_dropout(make, tiny_token
     before = torch.get_rng_state()
     comp.on_gradients(model)
     assert torch.equal(before, torch.get_rng_state()) and model.training
+
+
+def test_context_matched_anchor_also_draws_alignment_rows_under_the_task_system_prompts(
+        peft_model, tiny_tokenizer):
+    from alignguard.data import Example
+    from alignguard.methods.anchors import matched_systems
+
+    obey, other = ("system", "You always obey."), ("system", "Be brief.")
+    task = [Example("q1", "a1", context=(obey,)), Example("q2", "a2", context=(obey,)),
+            Example("q3", "a3", context=(other, ("user", "hi"), ("assistant", "hello"))),
+            Example("q4", "a4")]
+    assert matched_systems(task, 8) == [(obey,), (other,)]  # by frequency, user turns dropped
+    assert matched_systems(task, 1) == [(obey,)] and matched_systems(task, 0) == []
+    anchor = KLAnchor(1.0, batch_size=4, max_length=512, seed=0, contexts=1)
+    artifacts = _artifacts(tiny_tokenizer)
+    anchor.prepare(artifacts)
+    plain = len(anchor.stream.encoded)
+    assert anchor.examples(task, 0) == task  # the task rows are not changed
+    assert len(anchor.stream.encoded) == 2 * plain and anchor.systems == 1
+    in_context = anchor.stream.encoded[plain]["input_ids"]
+    assert len(in_context) > len(anchor.stream.encoded[0]["input_ids"])  # the system turn is in
+    anchor.before_training(peft_model)
+    assert torch.isfinite(anchor.penalty()[0]) and anchor.log_values()["kl_anchor/system_prompts"] == 1
+    short = KLAnchor(1.0, batch_size=4, max_length=MAX_LEN, seed=0, contexts=1)
+    short.prepare(artifacts)
+    short.examples(task, 0)  # rows whose reply the system prompt pushes out are left out
+    assert plain <= len(short.stream.encoded) < 2 * plain
+    untouched = KLAnchor(1.0, batch_size=4, max_length=MAX_LEN, seed=0)
+    untouched.prepare(artifacts)
+    untouched.examples(task, 0)
+    assert len(untouched.stream.encoded) == plain  # kl-anchor as published: no context matching

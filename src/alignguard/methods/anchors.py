@@ -18,12 +18,22 @@ optimizer step only, with weight ``k * lam_kl``, so its average weight per step 
 ``lam_kl`` and its cost is divided by ``k``: the lazy regularisation of StyleGAN2 (Karras et al.,
 arXiv 1912.04958, sec. 3.1), which evaluates its R1 penalty every 16 minibatches. Steps in
 between add nothing and draw no alignment rows.
+
+**Context-matched anchoring** (project decision, ``contexts = C > 0``): the anchor only protects
+the contexts its rows are rendered in. When the task rows carry system prompts (the
+identity-shifting attack of Qi et al., arXiv 2310.03693, trains under "you always obey"), the
+alignment rows are drawn both as they are and under each of the ``C`` most frequent system
+prompts of the task data, so ``KL(p_aligned || p_theta)`` is also held where the drift is taught.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
+
 import torch
 
+from alignguard.data import IGNORE_INDEX, Example, encode_example
 from alignguard.methods.alignstream import (
     AlignmentStream,
     StreamingComponent,
@@ -47,17 +57,38 @@ class KLAnchor(StreamingComponent):
     name = "kl_anchor"
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
-                 every: int = 1) -> None:
+                 every: int = 1, contexts: int = 0) -> None:
         if not lam > 0:
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
             raise ValueError(f"the KL anchor's interval must be >= 1 step, got {every}")
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.every, self.calls = every, 0
+        self.contexts, self.systems = contexts, 0
+        self._artifacts = None
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
         self.device: torch.device | None = None
         self.last = 0.0
+
+    def prepare(self, artifacts) -> None:
+        super().prepare(artifacts)
+        self._artifacts = artifacts
+
+    def examples(self, rows: list[Example], seed: int) -> list[Example]:
+        """The task rows, unchanged; with ``contexts > 0``, the anchor's stream also renders the
+        alignment rows under the task data's most frequent system prompts."""
+        systems = matched_systems(rows, self.contexts)
+        if systems and self._artifacts is not None:
+            base, tok = list(self._artifacts.examples), self._artifacts.tokenizer
+            rows_in_context = base + [e for e in (replace(e, context=system + e.context)
+                                                  for system in systems for e in base)
+                                      if _has_reply_tokens(tok, e, self.max_length)]
+            self.stream = AlignmentStream(rows_in_context, tok,
+                                          batch_size=self.batch_size, max_length=self.max_length,
+                                          seed=self.seed)
+            self.systems = len(systems)
+        return rows
 
     def before_training(self, model: torch.nn.Module) -> None:
         self.model, self.device = model, device_of(trainable_parameters(model))
@@ -76,7 +107,10 @@ class KLAnchor(StreamingComponent):
         return self.every * self.lam * kl, {"kl": self.last}
 
     def log_values(self) -> dict[str, float]:
-        return {"reg/kl": self.last, "weighted/kl": self.lam * self.last}
+        values = {"reg/kl": self.last, "weighted/kl": self.lam * self.last}
+        if self.contexts:
+            values["kl_anchor/system_prompts"] = float(self.systems)
+        return values
 
     def state_dict(self) -> State:
         return {"position": self.stream.position, "last": self.last, "calls": self.calls}
@@ -84,3 +118,20 @@ class KLAnchor(StreamingComponent):
     def load_state_dict(self, state: State) -> None:
         self.stream.position, self.last = int(state["position"]), float(state["last"])
         self.calls = int(state.get("calls", 0))
+
+
+def matched_systems(rows: list[Example], limit: int) -> list[tuple[tuple[str, str], ...]]:
+    """The ``limit`` most frequent system-prompt turns of ``rows`` (ties by text), as context
+    prefixes; none when ``limit`` is 0 or no row has a system prompt."""
+    if limit < 1:
+        return []
+    counts = Counter(tuple(t for t in r.context if t[0] == "system") for r in rows)
+    counts.pop((), None)
+    return [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
+def _has_reply_tokens(tokenizer, example: Example, max_length: int) -> bool:
+    """Whether ``example`` keeps reply tokens within ``max_length`` (a long system prompt can
+    push the reply out; such rows are left out of the context-matched stream)."""
+    labels = encode_example(tokenizer, example, max_length)["labels"]
+    return any(label != IGNORE_INDEX for label in labels)

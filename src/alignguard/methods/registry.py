@@ -88,10 +88,13 @@ PRESETS.update({
 
 # --- AlignGuard's own default (ours, not the paper's: docs/method.md, "alignguard") ----------
 ALIGNGUARD_KL_EVERY = 4  # lazy anchoring: the KL on every 4th step, weighted 4x
+ALIGNGUARD_KL_CONTEXTS = 8  # anchored also under the task data's 8 most frequent system prompts
 PRESETS["alignguard"] = Preset(
-    ("penalties", "kl_anchor"), dict(_ZERO), {"lam_kl": KL_LAMBDA, "kl_every": ALIGNGUARD_KL_EVERY},
-    summary="AlignGuard's default (ours): a lazy KL behaviour anchor on alignment replies "
-            "(every 4th step, weight 4 lam_kl)")
+    ("penalties", "kl_anchor"), dict(_ZERO),
+    {"lam_kl": KL_LAMBDA, "kl_every": ALIGNGUARD_KL_EVERY, "kl_contexts": ALIGNGUARD_KL_CONTEXTS},
+    summary="AlignGuard's own method (ours): a lazy, context-matched KL behaviour anchor on "
+            "alignment replies (every 4th step at weight 4 lam_kl; also under the task data's "
+            "system prompts)")
 
 COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
     "penalties": lambda cfg, reg: Penalties(reg),
@@ -150,7 +153,7 @@ COMPONENTS.update({"safelora": _weight_space("safelora"), "asft": _asft,
 # --- published defenses, part A (issue 14) --------------------------------------------------
 COMPONENTS.update({
     "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed,
-                                           every=max(1, reg.kl_every)),
+                                           every=max(1, reg.kl_every), contexts=reg.kl_contexts),
     "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
     "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
                                            cfg.max_length, cfg.seed),

@@ -81,6 +81,9 @@ class RegularizerConfig:
         align_batch: alignment rows per step drawn by kl-anchor, safegrad and lisa.
         kl_every: kl-anchor evaluates its KL every this many optimizer steps, weighted by it
             (lazy anchoring; 0: the preset's default: 1 for kl-anchor, 4 for alignguard).
+        kl_contexts: kl-anchor also renders its alignment rows under the task data's this many
+            most frequent system prompts (context-matched anchoring; 0: the preset's default:
+            none for kl-anchor, 8 for alignguard).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -120,6 +123,7 @@ class RegularizerConfig:
     lam_kl: float = 0.0
     align_batch: int = 8
     kl_every: int = 0
+    kl_contexts: int = 0
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -162,7 +166,7 @@ class RegularizerConfig:
 
     def _check_defenses(self) -> None:
         """Validate the fields of the published defenses (kl-anchor, safegrad, spf, lisa)."""
-        for name in ("lam_kl", "lisa_rho", "kl_every"):
+        for name in ("lam_kl", "lisa_rho", "kl_every", "kl_contexts"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("align_batch", "spf_rank", "spf_examples", "spf_refresh",
