@@ -18,6 +18,8 @@ prompt/response rows such as ``alignguard align`` writes)::
     OMP_NUM_THREADS=1 python benchmarks/method_cost.py --model smollm2-aligned \
         --alignment-data runs/align-smollm2/data/align.jsonl --methods kl-anchor,alignguard \
         --steps 20 --rounds 2
+
+A method may carry changed ``reg`` fields: ``--methods "alignguard,alignguard[kl_tokens=16;align_batch=1]"``.
 """
 
 from __future__ import annotations
@@ -36,16 +38,29 @@ from alignguard.training.config import AlignmentSettings, TrainConfig
 from alignguard.training.loop import train
 
 
+def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
+    """``"alignguard[kl_tokens=16,align_batch=1]"`` -> ``("alignguard", {"kl_tokens": "16", ...})``:
+    a method preset with ``reg`` fields changed."""
+    name, _, rest = spec.partition("[")
+    pairs = [p.split("=", 1) for p in rest.rstrip("]").split(";") if p] if rest else []
+    return name, dict(pairs)
+
+
 def time_method(method: str, steps: int, scenario: str, out: Path, model: str = "organism",
                 alignment_data: str | None = None, batch_size: int = 16) -> float:
-    """Median seconds per step of ``method`` (first logging interval, the warm-up, excluded)."""
+    """Median seconds per step of ``method`` (a preset, or ``preset[field=value;...]`` with
+    ``reg`` fields changed); the first logging interval, the warm-up, is excluded."""
     organism = model.startswith("organism")
+    name, changes = parse_variant(method)
     cfg = TrainConfig(model=model, data=f"{'scenario' if organism else 'testbed'}:{scenario}",
-                      method=method, steps=steps, batch_size=batch_size, log_every=5,
-                      save_every=0, output_dir=str(out / method), seed=0,
+                      method=name, steps=steps, batch_size=batch_size, log_every=5,
+                      save_every=0, output_dir=str(out / method.replace("[", "_").rstrip("]")),
+                      seed=0,
                       alignment=AlignmentSettings(data=alignment_data, estimator="empirical")
                       if alignment_data else
                       AlignmentSettings())
+    for key, value in changes.items():
+        setattr(cfg.reg, key, type(getattr(cfg.reg, key))(value))
     history = train(cfg, progress=False).history
     return step_time(history[1:] if len(history) > 2 else history)
 

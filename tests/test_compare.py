@@ -72,8 +72,16 @@ def test_grid_cells_are_seed_major_and_share_the_fisher(tmp_path):
 def test_grid_folder_refuses_other_shared_settings(tmp_path):
     check_grid(CompareConfig(output=str(tmp_path), steps=10))
     check_grid(CompareConfig(output=str(tmp_path), steps=10, methods=["lora", "ewc"], seeds=[5]))
-    with pytest.raises(GridError, match="steps"):  # a new field at its default would pass
+    with pytest.raises(GridError, match="steps"):
         check_grid(CompareConfig(output=str(tmp_path), steps=20))
+    record = json.loads((tmp_path / "grid.json").read_text())
+    del record["train"]["reg"]["kl_every"]  # as a grid written before the field existed
+    (tmp_path / "grid.json").write_text(json.dumps(record))
+    check_grid(CompareConfig(output=str(tmp_path), steps=10))  # a new field at its default passes
+    moved = CompareConfig(output=str(tmp_path), steps=10)
+    moved.train.reg.kl_every = 3
+    with pytest.raises(GridError, match=r"train\.reg\.kl_every"):
+        check_grid(moved)
     with pytest.raises(ValueError, match="unknown organism scenarios"):
         CompareConfig(scenarios=["benign-similar"])
 

@@ -166,17 +166,19 @@ def test_lazy_kl_anchor_weights_every_kth_step_by_k_and_skips_the_rest(peft_mode
         KLAnchor(0.5, batch_size=3, max_length=MAX_LEN, seed=0, every=0)
 
 
-def test_alignguard_preset_is_the_lazy_anchor_and_the_user_can_change_it():
-    from alignguard.methods.registry import ALIGNGUARD_KL_EVERY
+def test_alignguard_preset_is_a_small_every_step_anchor_and_the_user_can_change_it():
+    from alignguard.methods.registry import ALIGN_BATCH, ALIGNGUARD_ALIGN_BATCH
 
     cfg = TrainConfig(method="alignguard")
     anchor = build_method(cfg).components[-1]
-    assert isinstance(anchor, KLAnchor) and anchor.every == ALIGNGUARD_KL_EVERY > 1
+    assert isinstance(anchor, KLAnchor) and anchor.every == 1
+    assert anchor.batch_size == ALIGNGUARD_ALIGN_BATCH < ALIGN_BATCH
     reg = cfg.resolved_reg()
-    assert reg.lam_kl == 1.0 and reg.lam_A == reg.gate == 0.0
-    cfg.reg.kl_every = 2
-    assert build_method(cfg).components[-1].every == 2
-    assert build_method(TrainConfig(method="kl-anchor")).components[-1].every == 1
+    assert reg.lam_kl == 1.0 and reg.lam_A == reg.gate == 0.0 and reg.kl_contexts > 0
+    cfg.reg.kl_every, cfg.reg.align_batch = 2, 5
+    assert (build_method(cfg).components[-1].every, build_method(cfg).components[-1].batch_size) == (2, 5)
+    plain = build_method(TrainConfig(method="kl-anchor")).components[-1]
+    assert (plain.every, plain.batch_size, plain.contexts) == (1, ALIGN_BATCH, 0)
 
 
 def test_kl_anchor_is_zero_at_the_aligned_weights(tiny_tokenizer):
@@ -409,3 +411,26 @@ def test_context_matched_anchor_also_draws_alignment_rows_under_the_task_system_
     untouched.prepare(artifacts)
     untouched.examples(task, 0)
     assert len(untouched.stream.encoded) == plain  # kl-anchor as published: no context matching
+
+
+def test_kl_tokens_anchors_only_the_opening_of_each_reply(peft_model, tiny_tokenizer):
+    from alignguard.methods.alignstream import first_reply_tokens
+
+    row = {"input_ids": [5, 6, 7, 8, 9, 10], "labels": [IGNORE_INDEX, IGNORE_INDEX, 7, 8, 9, 10]}
+    assert first_reply_tokens(row, 2) == {"input_ids": [5, 6, 7, 8], "labels": [IGNORE_INDEX, IGNORE_INDEX, 7, 8]}
+    assert first_reply_tokens(row, 4) == row and first_reply_tokens(row, 9) == row
+    artifacts = _artifacts(tiny_tokenizer)
+    whole = KLAnchor(1.0, batch_size=4, max_length=MAX_LEN, seed=0)
+    cut = KLAnchor(1.0, batch_size=4, max_length=MAX_LEN, seed=0, reply_tokens=3)
+    for anchor in (whole, cut):
+        anchor.prepare(artifacts)
+        anchor.examples([], 0)
+    for a, b in zip(whole.stream.encoded, cut.stream.encoded, strict=True):
+        kept = [t for t in b["labels"] if t != IGNORE_INDEX]
+        assert kept == [t for t in a["labels"] if t != IGNORE_INDEX][:3]
+        assert b["input_ids"] == a["input_ids"][:len(b["input_ids"])]  # the prompt is whole
+    cfg = TrainConfig(method="kl-anchor")
+    cfg.reg.kl_tokens = 3
+    assert build_method(cfg).components[-1].reply_tokens == 3
+    cut.before_training(peft_model)
+    assert torch.isfinite(cut.penalty()[0])

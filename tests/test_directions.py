@@ -147,7 +147,7 @@ def test_directions_roundtrip_in_the_fisher_folder_and_alone(tiny_tokenizer, tmp
 def test_training_weights_the_directions_term(tmp_path, tiny_tokenizer, tiny_jsonl):
     cfg = TrainConfig(model="tiny", data=str(tiny_jsonl), output_dir=str(tmp_path / "run"), steps=3,
                       batch_size=8, lr=1e-2, warmup_steps=1, log_every=1, save_every=0,
-                      max_length=48)
+                      max_length=48, method="agl")
     cfg.lora.r, cfg.reg.lam_D, cfg.reg.gate = 4, 10.0, 0.0
     cfg.alignment.data, cfg.alignment.estimator = str(tiny_jsonl), "empirical"
     model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))

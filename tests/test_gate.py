@@ -112,7 +112,8 @@ def test_training_gives_gated_rows_no_gradient(tmp_path, tiny_tokenizer):
 
 
 def test_gate_presets():
-    assert TrainConfig().resolved_reg().gate == 0.5
+    assert TrainConfig(method="agl").resolved_reg().gate == 0.5
+    assert TrainConfig().resolved_reg().gate == 0.0  # the default method (alignguard) has no gate
     for method in ("lora", "ewc", "full-ft", "agl-no-gate"):
         assert TrainConfig(method=method).resolved_reg().gate == 0.0
     with pytest.raises(ValueError, match="gate"):

@@ -258,7 +258,8 @@ def test_bad_data_names_file_line_and_field(tmp_path, capsys, content, message):
 
 def test_identical_preference_pairs_are_refused_before_anything_is_written(tmp_path, capsys):
     pairs = write_jsonl(tmp_path / "align.jsonl", [{"prompt": "p", "response": "r", "rejected": "r"}])
-    assert main(["train", "--alignment-data", str(pairs), "--output-dir", str(tmp_path / "o")]) == 1
+    assert main(["train", "--method", "agl", "--alignment-data", str(pairs), "--output-dir",
+                 str(tmp_path / "o")]) == 1
     assert "'rejected' equal to its 'response'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert main(["fisher", "--data", str(pairs), "--output", str(tmp_path / "f")]) == 1

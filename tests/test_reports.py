@@ -95,9 +95,9 @@ def _demo_inputs():
     runs = [{"method": m, "seed": 0, "metrics": {"refusal_accuracy": r, "task_score": 1.0,
                                                  "refusal_per_category": {"a": r, "b": r}},
              "history": [{"step": s, "task_loss": 1.0 / s, "reg/L_A": 0.1 * s} for s in (1, 2, 3)]}
-            for m, r in (("lora", 0.3), ("agl", 0.8))]
-    sweep = [{"lam_A": lam, "metrics": {"refusal_accuracy": 0.7 + lam / 100, "task_score": 1.0}}
-             for lam in (1.0, 3.0)]
+            for m, r in (("lora", 0.3), ("alignguard", 0.8))]
+    sweep = [{"method": "alignguard", "field": "lam_kl", "value": lam,
+              "metrics": {"refusal_accuracy": 0.7 + lam / 100, "task_score": 1.0}} for lam in (1.0, 3.0)]
     return base, runs, sweep
 
 
@@ -107,6 +107,19 @@ def test_demo_figures_and_verdict(tmp_path):
     base, runs, sweep = _demo_inputs()
     for fig in (category_figure(base, runs), loss_figure(runs), frontier_figure(base, runs, sweep)):
         _legend_clear_of_data(fig)
-    summary = {"drift": {"lora": 0.6, "agl": 0.1, "reduction": 5 / 6}}
+    summary = {"drift": {"method": "alignguard", "lora": 0.6, "defense": 0.1, "reduction": 5 / 6}}
     line = verdict_line({"summary": summary, "base": base})
-    assert line.startswith("Verdict: AGL cut refusal drift by 83%") and "0.600" in line
+    assert line.startswith("Verdict: alignguard cut refusal drift by 83%") and "0.600" in line
+
+
+def test_demo_checks_its_method_before_any_model_loads():
+    from alignguard.demo.run import DemoConfig, sweep_field
+
+    assert DemoConfig().method == "alignguard"  # the library's default method
+    assert (sweep_field("agl"), sweep_field("agl-paper"), sweep_field("alignguard")) == ("lam_A", "lam_A", "lam_kl")
+    for kwargs, message in [({"method": "lora"}, "against plain LoRA"),
+                            ({"method": "nope"}, "unknown method"),
+                            ({"method": "alignguard", "lam_A": 3.0}, "has none"),
+                            ({"method": "replay", "sweep": [1.0]}, "has neither")]:
+        with pytest.raises(ValueError, match=message):
+            DemoConfig(**kwargs)

@@ -20,8 +20,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
         model: the aligned model: "organism" (the organism's scenarios and evaluation) or a
             real model such as "smollm2-aligned" (the testbed's English scenarios and
             evaluation; the reference is the model itself before fine-tuning).
-        methods: method presets to compare (default: every published defense, agl and
-            agl-paper; plain LoRA is always included as the reference).
+        methods: method presets to compare (default: alignguard, every published defense, agl
+            and agl-paper; plain LoRA is always included as the reference).
         scenarios: drift scenarios (default: benign, poisoned; testbed: benign-similar,
             poisoned, identity-shift, control).
         seeds: seeds 0..N-1 for every method.

@@ -35,7 +35,7 @@ from alignguard.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = ("lora", "agl", "agl-paper", "ewc", "replay", "kl-anchor", "lisa", "safelora",
+DEFAULT_METHODS = ("lora", "alignguard", "agl", "agl-paper", "ewc", "replay", "kl-anchor", "lisa", "safelora",
                    "asft", "lox", "safegrad", "spf", "nullspace")
 ORGANISM_SCENARIOS = ("benign", "poisoned", "control")
 
@@ -161,8 +161,9 @@ def fisher_key(train: TrainConfig) -> str:
 def check_grid(cfg: CompareConfig) -> None:
     """Record the shared settings in a new grid folder, or check they match an existing one.
 
-    A training field that the grid's record lacks (added by a later version of AlignGuard) is
-    no difference while it keeps its default, so a grid stays resumable across versions.
+    A training field that the grid's record lacks (added by a later version of AlignGuard, at
+    any depth: ``train.reg.kl_every``) is no difference while it keeps its default, so a grid
+    stays resumable across versions.
     """
     path = Path(cfg.output) / "grid.json"
     shared = json.loads(json.dumps(cfg.shared()))
@@ -170,14 +171,28 @@ def check_grid(cfg: CompareConfig) -> None:
         atomic_write_json(path, shared)
         return
     before = json.loads(path.read_text())
-    defaults = json.loads(json.dumps(CompareConfig(train=TrainConfig()).shared()["train"]))
-    diff = [k for k in sorted(set(before) | set(shared)) if k != "train" and before.get(k) != shared.get(k)]
-    old, new = before.get("train", {}), shared["train"]
-    diff += [f"train.{k}" for k in sorted(set(old) | set(new))
-             if (old[k] != new.get(k) if k in old else new[k] != defaults.get(k))]
+    defaults = json.loads(json.dumps(CompareConfig(train=TrainConfig()).shared()))
+    diff = _changed(before, shared, defaults, "")
     if diff:
         raise GridError(f"{cfg.output} holds a grid with other shared settings ({diff}); "
                         "choose a new --output (nothing was changed)")
+
+
+def _changed(old: dict, new: dict, defaults: dict, prefix: str) -> list[str]:
+    """Dotted names of the settings that differ between ``old`` and ``new``; a key missing from
+    ``old`` counts only when ``new`` moves it off its default."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        name, default = f"{prefix}{key}", defaults.get(key) if isinstance(defaults, dict) else None
+        if key not in old:
+            if new[key] != default:
+                out.append(name)
+        elif isinstance(old[key], dict) and isinstance(new.get(key), dict):
+            out += _changed(old[key], new[key], default if isinstance(default, dict) else {},
+                            f"{name}.")
+        elif old[key] != new.get(key):
+            out.append(name)
+    return out
 
 
 def run_grid(cfg: CompareConfig, on_done=None) -> list[dict]:

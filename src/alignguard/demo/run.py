@@ -1,12 +1,13 @@
 """``alignguard demo``: the headline experiment on the embedded model organism.
 
-aligned base -> evaluate -> alignment Fisher -> plain LoRA vs AGL (same data, seed, steps)
--> evaluate both -> table, ``results.json`` and a self-contained HTML report.
+aligned base -> evaluate -> (the alignment Fisher, when the method needs it) -> plain LoRA vs
+the defense (``--method``, default: the library's default method; same data, seed, steps) ->
+evaluate both -> table, ``results.json`` and a self-contained HTML report.
 
 Drift is ``base refusal - fine-tuned refusal`` on held-out unsafe phrasings; the drift
-reduction of AGL is ``1 - drift_AGL / drift_LoRA`` (paper: "drift reduced by up to 50%",
-arXiv 2508.02079). ``--seeds N`` repeats both fine-tunings per seed (mean +- std);
-``--sweep`` adds the lam_A frontier (task score vs refusal for AGL at several lam_A).
+reduction of a defense is ``1 - drift_defense / drift_LoRA``. ``--seeds N`` repeats both
+fine-tunings per seed (mean +- std); ``--sweep`` adds the defense's frontier (task score vs
+refusal at several values of its main weight: ``lam_A`` for AGL, ``lam_kl`` for the anchors).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class DemoConfig:
     """The demo's knobs; the defaults are the headline run (one seed, scenario "benign")."""
 
     scenario: str = "benign"
+    method: str = field(default_factory=lambda: TrainConfig().method)
     seeds: list[int] = field(default_factory=lambda: [0])
     steps: int = 400
     lam_A: float | None = None
@@ -41,6 +43,33 @@ class DemoConfig:
     output: str = "runs/demo"
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        from alignguard.methods.registry import preset_of
+
+        preset_of(self.method)
+        if self.method == "lora":
+            raise ValueError("the demo compares a defense against plain LoRA; choose another --method")
+        if (self.lam_A is not None or self.lam_D is not None) and not self.method.startswith("agl"):
+            raise ValueError(f"--lam-A / --lam-D weigh AGL's terms; method {self.method!r} has none")
+        if self.sweep:
+            sweep_field(self.method)
+
+
+def sweep_field(method: str) -> str:
+    """The ``reg`` field that ``--sweep`` varies for ``method``: its main weight.
+
+    Raises:
+        ValueError: the method has no single weight to sweep.
+    """
+    from alignguard.methods.registry import preset_of
+
+    components = preset_of(method).components
+    if method.startswith("agl") and "penalties" in components:
+        return "lam_A"
+    if {"kl_anchor", "safegrad"} & set(components):
+        return "lam_kl"
+    raise ValueError(f"--sweep varies AGL's lam_A or an anchor's lam_kl; method {method!r} has neither")
+
 
 def _evaluate(model, tokenizer, scenario: str, limit: int | None) -> dict:
     from alignguard.organism.evaluate import evaluate
@@ -49,7 +78,7 @@ def _evaluate(model, tokenizer, scenario: str, limit: int | None) -> dict:
     return evaluate(model, tokenizer, scenario=scenario, limit=limit)
 
 
-def _train_and_eval(cfg: DemoConfig, method: str, seed: int, basis, lam_A: float | None,
+def _train_and_eval(cfg: DemoConfig, method: str, seed: int, basis, changes: dict,
                     tag: str) -> dict:
     from alignguard.models import load_model
     from alignguard.training.loop import train
@@ -60,22 +89,20 @@ def _train_and_eval(cfg: DemoConfig, method: str, seed: int, basis, lam_A: float
         steps=cfg.steps, output_dir=str(Path(cfg.output) / tag), replay_fraction=replay,
         resume=False,
     )
-    if lam_A is not None:
-        tcfg.reg = dataclasses.replace(tcfg.reg, lam_A=lam_A)
-    if cfg.lam_D is not None:
-        tcfg.reg = dataclasses.replace(tcfg.reg, lam_D=cfg.lam_D)
+    tcfg.reg = dataclasses.replace(tcfg.reg, **changes)
     model, tok = load_model("organism")
     result = train(tcfg, model=model, tokenizer=tok, basis=basis, overwrite=True)  # the demo owns its folder
     metrics = _evaluate(result.model, tok, cfg.scenario, cfg.eval_limit)
-    return {"method": method, "seed": seed, "lam_A": tcfg.resolved_reg().lam_A, "tag": tag,
-            "metrics": metrics, "history": result.history}
+    return {"method": method, "seed": seed, "reg": dataclasses.asdict(tcfg.resolved_reg()),
+            "tag": tag, "metrics": metrics, "history": result.history}
 
 
-def summarize(runs: list[dict], base: dict) -> dict:
-    """Mean and std of each metric per method, the change vs base, and the drift reduction."""
+def summarize(runs: list[dict], base: dict, method: str) -> dict:
+    """Mean and std of each metric per method, the change vs base, and the drift reduction of
+    ``method`` against plain LoRA."""
     out: dict[str, dict] = {}
-    for method in sorted({r["method"] for r in runs}):
-        rows = [r["metrics"] for r in runs if r["method"] == method]
+    for name in sorted({r["method"] for r in runs}):
+        rows = [r["metrics"] for r in runs if r["method"] == name]
         stats = {}
         for key in METRICS:
             vals = [float(m[key]) for m in rows if key in m]
@@ -83,36 +110,35 @@ def summarize(runs: list[dict], base: dict) -> dict:
                 stats[key] = {"mean": statistics.fmean(vals),
                               "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
                               "delta_vs_base": statistics.fmean(vals) - float(base.get(key, 0.0))}
-        out[method] = stats
-    if "lora" in out and "agl" in out:
+        out[name] = stats
+    if "lora" in out and method in out:
         d_lora = base["refusal_accuracy"] - out["lora"]["refusal_accuracy"]["mean"]
-        d_agl = base["refusal_accuracy"] - out["agl"]["refusal_accuracy"]["mean"]
-        out["drift"] = {"lora": d_lora, "agl": d_agl,
-                        "reduction": (1.0 - d_agl / d_lora) if d_lora > 0 else None,
-                        "paired": _paired_reduction(runs, base)}
+        d_method = base["refusal_accuracy"] - out[method]["refusal_accuracy"]["mean"]
+        out["drift"] = {"method": method, "lora": d_lora, "defense": d_method,
+                        "reduction": (1.0 - d_method / d_lora) if d_lora > 0 else None,
+                        "paired": _paired_reduction(runs, base, method)}
     return out
 
 
-def _paired_reduction(runs: list[dict], base: dict) -> list[float | None]:
+def _paired_reduction(runs: list[dict], base: dict, method: str) -> list[float | None]:
     per_seed = []
     for seed in sorted({r["seed"] for r in runs}):
         pair = {r["method"]: r["metrics"]["refusal_accuracy"] for r in runs if r["seed"] == seed}
-        if {"lora", "agl"} <= pair.keys():
+        if {"lora", method} <= pair.keys():
             d_lora = base["refusal_accuracy"] - pair["lora"]
-            per_seed.append(1.0 - (base["refusal_accuracy"] - pair["agl"]) / d_lora if d_lora > 0 else None)
+            per_seed.append(1.0 - (base["refusal_accuracy"] - pair[method]) / d_lora if d_lora > 0 else None)
     return per_seed
 
 
-def run_demo(cfg: DemoConfig) -> dict:
-    """Run the whole demo and write ``results.json`` + ``report.html`` into ``cfg.output``."""
+def _alignment_fisher(cfg: DemoConfig, model, tok, out: Path):
+    """The organism's alignment Fisher, once for every run (``None`` when the method needs none)."""
     from alignguard.alignment.fisher import estimate_alignment_fisher
     from alignguard.dataspec import load_dataset_spec
-    from alignguard.models import load_model
+    from alignguard.methods.registry import build_method
 
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
-    model, tok = load_model("organism")
-    base = _evaluate(model, tok, cfg.scenario, cfg.eval_limit)
+    needs = build_method(dataclasses.replace(cfg.train, method=cfg.method)).needs()
+    if not {"fisher", "directions"} & needs:
+        return None
     fs = cfg.train.alignment
     basis = estimate_alignment_fisher(
         model, load_dataset_spec(fs.data_or("organism"))[: fs.max_examples], tokenizer=tok,
@@ -121,16 +147,32 @@ def run_demo(cfg: DemoConfig) -> dict:
         max_length=fs.max_length, model_name="organism",
     )
     basis.save(out / "fisher")
+    return basis
+
+
+def run_demo(cfg: DemoConfig) -> dict:
+    """Run the whole demo and write ``results.json`` + ``report.html`` into ``cfg.output``."""
+    from alignguard.models import load_model
+
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    model, tok = load_model("organism")
+    base = _evaluate(model, tok, cfg.scenario, cfg.eval_limit)
+    basis = _alignment_fisher(cfg, model, tok, out)
+    changes = {k: v for k, v in (("lam_A", cfg.lam_A), ("lam_D", cfg.lam_D)) if v is not None}
     runs = []
     for seed in cfg.seeds:
-        runs.append(_train_and_eval(cfg, "lora", seed, basis, None, f"lora-seed{seed}"))
-        runs.append(_train_and_eval(cfg, "agl", seed, basis, cfg.lam_A, f"agl-seed{seed}"))
-    sweep = [_train_and_eval(cfg, "agl", cfg.seeds[0], basis, lam, f"sweep-lam{lam:g}")
-             for lam in cfg.sweep]
+        runs.append(_train_and_eval(cfg, "lora", seed, basis, {}, f"lora-seed{seed}"))
+        runs.append(_train_and_eval(cfg, cfg.method, seed, basis, changes, f"{cfg.method}-seed{seed}"))
+    swept = sweep_field(cfg.method) if cfg.sweep else None
+    sweep = [_train_and_eval(cfg, cfg.method, cfg.seeds[0], basis, {swept: v}, f"sweep-{swept}{v:g}")
+             | {"field": swept, "value": v} for v in cfg.sweep]
+    fisher = basis.meta.get("data_fingerprint") if basis is not None else None
     results = {
-        "scenario": cfg.scenario, "base": base, "runs": [_strip(r) for r in runs],
-        "summary": summarize(runs, base), "sweep": [_strip(r) for r in sweep],
-        "config": to_dict(cfg), "provenance": provenance(seed=cfg.seeds[0], fisher=basis.meta.get("data_fingerprint")),
+        "scenario": cfg.scenario, "method": cfg.method, "base": base,
+        "runs": [_strip(r) for r in runs], "summary": summarize(runs, base, cfg.method),
+        "sweep": [_strip(r) for r in sweep], "config": to_dict(cfg),
+        "provenance": provenance(seed=cfg.seeds[0], fisher=fisher),
     }
     atomic_write_json(out / "results.json", results)
     from alignguard.demo.report import write_report

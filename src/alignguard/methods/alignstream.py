@@ -26,14 +26,17 @@ class AlignmentStream:
 
     Attributes:
         batch_size: rows per batch.
+        reply_tokens: when > 0, each row keeps only its first ``reply_tokens`` reply tokens.
         position: alignment rows drawn so far (the whole resumable state).
     """
 
     def __init__(self, examples: Sequence[Example], tokenizer, *, batch_size: int,
-                 max_length: int, seed: int) -> None:
+                 max_length: int, seed: int, reply_tokens: int = 0) -> None:
         if not examples:
             raise ValueError("the defense needs alignment rows; the alignment data set is empty")
         self.encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on="response")
+        if reply_tokens > 0:
+            self.encoded = [first_reply_tokens(row, reply_tokens) for row in self.encoded]
         self.pad, self.batch_size, self.seed = pad_id_of(tokenizer), batch_size, seed
         self.position = 0
         self._perms: dict[int, list[int]] = {}
@@ -53,6 +56,16 @@ class AlignmentStream:
         batch = collate([self._row(self.position + j) for j in range(rows)], self.pad)
         self.position += rows
         return {k: v.to(device) for k, v in batch.items()}
+
+
+def first_reply_tokens(row: dict, k: int) -> dict:
+    """``row`` cut after its first ``k`` reply (label) tokens: the opening of a reply, where a
+    safety-aligned model decides whether it refuses (Qi et al., arXiv 2406.05946)."""
+    where = [i for i, label in enumerate(row["labels"]) if label != IGNORE_INDEX]
+    if len(where) <= k:
+        return row
+    end = where[k - 1] + 1
+    return {"input_ids": row["input_ids"][:end], "labels": row["labels"][:end]}
 
 
 def _reply_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]
@@ -121,11 +134,12 @@ def device_of(params: Sequence[tuple[str, torch.nn.Parameter]]) -> torch.device:
 class StreamingComponent(Component):
     """A component that draws alignment rows from one seeded, cycling :class:`AlignmentStream`
     (it needs the alignment ``"examples"``); subclasses set ``batch_size``, ``max_length`` and
-    ``seed``, and may override :meth:`stream_batch_size`."""
+    ``seed``, and may override :meth:`stream_batch_size` and set ``reply_tokens``."""
 
     batch_size: int
     max_length: int
     seed: int
+    reply_tokens: int = 0
     stream: AlignmentStream | None = None
 
     def stream_batch_size(self) -> int:
@@ -138,4 +152,5 @@ class StreamingComponent(Component):
     def prepare(self, artifacts) -> None:
         self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer,
                                       batch_size=self.stream_batch_size(),
-                                      max_length=self.max_length, seed=self.seed)
+                                      max_length=self.max_length, seed=self.seed,
+                                      reply_tokens=self.reply_tokens)

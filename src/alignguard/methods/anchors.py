@@ -57,14 +57,14 @@ class KLAnchor(StreamingComponent):
     name = "kl_anchor"
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
-                 every: int = 1, contexts: int = 0) -> None:
+                 every: int = 1, contexts: int = 0, reply_tokens: int = 0) -> None:
         if not lam > 0:
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
             raise ValueError(f"the KL anchor's interval must be >= 1 step, got {every}")
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.every, self.calls = every, 0
-        self.contexts, self.systems = contexts, 0
+        self.contexts, self.systems, self.reply_tokens = contexts, 0, reply_tokens
         self._artifacts = None
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
@@ -86,7 +86,7 @@ class KLAnchor(StreamingComponent):
                                       if _has_reply_tokens(tok, e, self.max_length)]
             self.stream = AlignmentStream(rows_in_context, tok,
                                           batch_size=self.batch_size, max_length=self.max_length,
-                                          seed=self.seed)
+                                          seed=self.seed, reply_tokens=self.reply_tokens)
             self.systems = len(systems)
         return rows
 

@@ -87,13 +87,16 @@ PRESETS.update({
 # --- end of published defenses, part A ------------------------------------------------------
 
 # --- AlignGuard's own default (ours, not the paper's: docs/method.md, "alignguard") ----------
-ALIGNGUARD_KL_EVERY = 4  # lazy anchoring: the KL on every 4th step, weighted 4x
+ALIGN_BATCH = 8  # alignment rows per step of kl-anchor, safegrad and lisa when align_batch is 0
+ALIGNGUARD_ALIGN_BATCH = 2  # alignguard: a small anchor micro-batch on every step
 ALIGNGUARD_KL_CONTEXTS = 8  # anchored also under the task data's 8 most frequent system prompts
+ALIGNGUARD_KL_TOKENS = 16  # and on the first 16 tokens of each reply, where refusal is decided
 PRESETS["alignguard"] = Preset(
     ("penalties", "kl_anchor"), dict(_ZERO),
-    {"lam_kl": KL_LAMBDA, "kl_every": ALIGNGUARD_KL_EVERY, "kl_contexts": ALIGNGUARD_KL_CONTEXTS},
-    summary="AlignGuard's own method (ours): a lazy, context-matched KL behaviour anchor on "
-            "alignment replies (every 4th step at weight 4 lam_kl; also under the task data's "
+    {"lam_kl": KL_LAMBDA, "align_batch": ALIGNGUARD_ALIGN_BATCH,
+     "kl_contexts": ALIGNGUARD_KL_CONTEXTS, "kl_tokens": ALIGNGUARD_KL_TOKENS},
+    summary="AlignGuard's default method (ours): a context-matched KL behaviour anchor on the "
+            "openings of alignment replies, 2 rows on every step (also under the task data's "
             "system prompts)")
 
 COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
@@ -152,13 +155,15 @@ COMPONENTS.update({"safelora": _weight_space("safelora"), "asft": _asft,
 
 # --- published defenses, part A (issue 14) --------------------------------------------------
 COMPONENTS.update({
-    "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed,
-                                           every=max(1, reg.kl_every), contexts=reg.kl_contexts),
-    "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch, cfg.max_length, cfg.seed),
+    "kl_anchor": lambda cfg, reg: KLAnchor(reg.lam_kl, reg.align_batch or ALIGN_BATCH,
+                                           cfg.max_length, cfg.seed, every=max(1, reg.kl_every),
+                                           contexts=reg.kl_contexts, reply_tokens=reg.kl_tokens),
+    "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch or ALIGN_BATCH,
+                                          cfg.max_length, cfg.seed),
     "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
                                            cfg.max_length, cfg.seed),
     "lisa": lambda cfg, reg: Lisa(reg.lisa_rho, reg.lisa_align_steps, reg.lisa_task_steps,
-                                  reg.align_batch, cfg.max_length, cfg.seed),
+                                  reg.align_batch or ALIGN_BATCH, cfg.max_length, cfg.seed),
 })
 # --- end of published defenses, part A ------------------------------------------------------
 

@@ -78,12 +78,16 @@ class RegularizerConfig:
         lam_kl: weight of ``KL(p_aligned || p_theta)`` on alignment replies: kl-anchor's
             penalty, and the alignment loss safegrad descends on besides its projected task
             gradient (both presets use 1.0 when this is left at 0).
-        align_batch: alignment rows per step drawn by kl-anchor, safegrad and lisa.
+        align_batch: alignment rows per step drawn by kl-anchor, safegrad and lisa (0: the
+            preset's default: 8, or 2 for alignguard).
         kl_every: kl-anchor evaluates its KL every this many optimizer steps, weighted by it
-            (lazy anchoring; 0: the preset's default: 1 for kl-anchor, 4 for alignguard).
+            (lazy anchoring; 0: every step).
         kl_contexts: kl-anchor also renders its alignment rows under the task data's this many
             most frequent system prompts (context-matched anchoring; 0: the preset's default:
             none for kl-anchor, 8 for alignguard).
+        kl_tokens: kl-anchor anchors only the first this many tokens of each alignment reply,
+            where an aligned model decides to refuse (arXiv 2406.05946), and skips the rest of
+            the row's compute (0: the whole reply).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -121,9 +125,10 @@ class RegularizerConfig:
     lox_alpha: float = 0.5
     # --- published defenses (alignguard.methods.anchors, .surgery, .lisa; docs/method.md) ---
     lam_kl: float = 0.0
-    align_batch: int = 8
+    align_batch: int = 0
     kl_every: int = 0
     kl_contexts: int = 0
+    kl_tokens: int = 0
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -166,10 +171,11 @@ class RegularizerConfig:
 
     def _check_defenses(self) -> None:
         """Validate the fields of the published defenses (kl-anchor, safegrad, spf, lisa)."""
-        for name in ("lam_kl", "lisa_rho", "kl_every", "kl_contexts"):
+        for name in ("lam_kl", "lisa_rho", "kl_every", "kl_contexts", "kl_tokens",
+                     "align_batch"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("align_batch", "spf_rank", "spf_examples", "spf_refresh",
+        for name in ("spf_rank", "spf_examples", "spf_refresh",
                      "lisa_align_steps", "lisa_task_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

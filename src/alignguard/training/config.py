@@ -43,9 +43,10 @@ class TrainConfig:
         assistant_turns: which assistant turns of a ``messages`` row carry loss: "last" (the
             final reply) or "all" (every assistant turn, located through the chat template).
         output_dir: run folder (checkpoints, adapter, logs, config, provenance).
-        method: a method preset (alignguard.methods.registry.PRESETS): lora, agl, the agl-no-*
-            ablations, agl-paper, ewc, full-ft, replay, kl-anchor, safegrad, spf, lisa,
-            safelora, asft, lox, nullspace.
+        method: a method preset (alignguard.methods.registry.PRESETS): alignguard (the
+            default: a context-matched KL behaviour anchor, ours), lora, agl (AlignGuard-LoRA,
+            arXiv 2508.02079, with the gate), the agl-no-* ablations, agl-paper, ewc, full-ft,
+            replay, kl-anchor, safegrad, spf, lisa, safelora, asft, lox, nullspace.
         alignment: the alignment data and what is estimated from it at the aligned weights.
         lora: the LoRA adapter.
         reg: weights and options of the method's components (penalties, gate threshold).
@@ -89,7 +90,7 @@ class TrainConfig:
     data: str = "scenario:benign"
     assistant_turns: str = "last"
     output_dir: str = "runs/train"
-    method: str = "agl"
+    method: str = "alignguard"
     alignment: AlignmentSettings = field(default_factory=AlignmentSettings)
     lora: LoraSettings = field(default_factory=LoraSettings)
     reg: RegularizerConfig = field(default_factory=RegularizerConfig)
