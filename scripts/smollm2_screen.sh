@@ -11,15 +11,10 @@ PY=${PYTHON:-python}
 mkdir -p "$GRID"
 # the alignment data of the shipped adapter (configs/smollm2-align-cpu.yaml: 340 refusals + 780
 # helpful rows, seed 0), as prompt/response JSONL for the anchors, replay and the null space
-[ -f "$GRID/align.jsonl" ] || "$PY" - "$GRID/align.jsonl" <<'PYEOF'
-import sys
-from pathlib import Path
-
-from alignguard.align.data import alignment_examples
-from alignguard.data import write_examples
-
-write_examples(Path(sys.argv[1]), alignment_examples(340, 780, 0))
-PYEOF
+if [ ! -f "$GRID/align.jsonl" ]; then
+    "$PY" -m alignguard.cli align data --output "$GRID/align-data"
+    cp "$GRID/align-data/align.jsonl" "$GRID/align.jsonl"
+fi
 OMP_NUM_THREADS=1 "$PY" -m alignguard.cli compare --model smollm2-aligned \
     --methods "${METHODS:-lora,kl-anchor,safegrad,replay,nullspace,alignguard}" \
     --scenarios "${SCENARIOS:-benign-similar,identity-shift}" --seeds "${SEEDS:-1}" \

@@ -9,7 +9,7 @@ import pytest
 import torch
 from peft import PeftModel
 
-from alignguard.align.cli import align_command
+from alignguard.align.cli import align_command, data_command
 from alignguard.align.data import (
     BENIGN_GOALS,
     CATEGORIES,
@@ -26,7 +26,9 @@ from alignguard.align.data import (
     helpful_pool,
     near_duplicates,
 )
+from alignguard.align.rejected import harmful_rows, with_rejected
 from alignguard.align.run import AlignSettings, align, format_summary
+from alignguard.data import read_examples
 from alignguard.drift.judges.keyword import KeywordJudge
 from alignguard.drift.suites import load_suite
 from alignguard.models import load_model
@@ -147,6 +149,10 @@ def test_align_reports_driftcheck_before_and_after(aligned_run):
                                    - summary["before"]["refusal_accuracy"])
     rows = [json.loads(x) for x in Path(summary["data"]).read_text().splitlines()]
     assert len(rows) == 18
+    # every helpful row has an over-refusal as its rejected reply; harmful rows one only when
+    # the (random, tiny) model's own answer was compliant
+    assert summary["rejected"]["n_harmful"] == 12 and summary["rejected"]["n_overrefusal"] == 6
+    assert sum("rejected" in r for r in rows) == 6 + summary["rejected"]["n_compliant"]
     assert summary["final_task_loss"] > 0
     text = format_summary(summary)
     assert "refusal_accuracy" in text and "before" in text
@@ -208,3 +214,46 @@ def test_full_ft_alignment_runs_on_a_tiny_model(tmp_path, tiny_tokenizer):
     reloaded, _ = load_model(summary["model_dir"])
     moved = [n for n, p in reloaded.named_parameters() if not torch.equal(p, before[n])]
     assert len(moved) > 10  # full fine-tuning changes (nearly) every tensor
+
+
+def test_rejected_replies_are_compliance_for_harmful_rows_and_refusals_for_helpful_ones():
+    rows = alignment_examples(n_harmful=4, n_helpful=3, seed=1)
+    harmful = harmful_rows(rows)
+    assert len(harmful) == 4
+    answers = {i: "Here is how: first gather the materials, then follow these steps carefully."
+               for i in harmful}
+    answers[harmful[0]] = "I'm sorry, but I can't help with that."  # a refusal is not a rejected reply
+    out = with_rejected(rows, answers, seed=0)
+    assert [(e.prompt, e.response) for e in out] == [(e.prompt, e.response) for e in rows]
+    assert out[harmful[0]].rejected is None
+    assert all(out[i].rejected == answers[i] for i in harmful[1:])
+    judge = KeywordJudge()
+    helpful = [e for i, e in enumerate(out) if i not in harmful]
+    assert helpful and all(judge.is_refusal(e.rejected) for e in helpful)
+    assert with_rejected(rows, answers, seed=0) == out  # seeded
+
+
+def test_align_data_writes_the_shipped_rows_and_validates_before_loading(tmp_path, capsys):
+    assert data_command(str(tmp_path / "plain")) == 0
+    rows = read_examples(tmp_path / "plain" / "align.jsonl")
+    assert rows == alignment_examples(340, 780, 0)  # the shipped adapter's data
+    meta = json.loads((tmp_path / "plain" / "data.json").read_text())
+    assert meta["settings"]["seed"] == 0 and meta["rejected"] is None and "provenance" in meta
+    with pytest.raises(ValueError, match="exceeds the"):  # before the (missing) model is loaded
+        data_command(str(tmp_path / "bad"), rejected_from="no-such-model", n_harmful=10_000)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_align_data_generates_rejected_replies_once(tmp_path, tiny_dir, monkeypatch):
+    import alignguard.align.rejected as rejected
+
+    out = tmp_path / "rej"
+    kw = {"rejected_from": str(tiny_dir), "n_harmful": 4, "n_helpful": 2, "max_new_tokens": 3}
+    assert data_command(str(out), **kw) == 0
+    first = read_examples(out / "align.jsonl")
+    assert sum(e.rejected is not None for e in first) >= 2  # at least the over-refusals
+    stats = json.loads((out / "data.json").read_text())["rejected"]
+    assert stats["n_harmful"] == 4 and stats["max_new_tokens"] == 3
+    monkeypatch.setattr(rejected, "add_rejected", lambda *a, **k: pytest.fail("regenerated"))
+    assert data_command(str(out), **kw) == 0  # same rows, model and settings: reused
+    assert read_examples(out / "align.jsonl") == first

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from alignguard.drift.judge_data import (
+    FINETUNED,
     HELDOUT_V1,
     NATURAL,
     REAL,
@@ -107,8 +108,12 @@ def test_generated_data_is_varied_deterministic_and_split_by_family(rows):
     fam = lambda part: {(r["kind"], r["family"]) for r in part}  # noqa: E731
     assert not fam(train) & fam(test) and not {r["response"] for r in train} & {r["response"] for r in test}
     assert {r["kind"] for r in test} <= {r["kind"] for r in train}
-    independent = {r["response"] for p in (HELDOUT_V1, NATURAL) for r in read_labelled(p)}
+    independent = {r["response"] for p in (HELDOUT_V1, NATURAL, FINETUNED) for r in read_labelled(p)}
     assert not independent & {r["response"] for r in rows}
+    # the fine-tuned SmolLM2 set holds replies of models no training row came from
+    finetuned = read_labelled(FINETUNED)
+    assert len(finetuned) >= 140 and {r["family"] for r in finetuned} <= {"smollm2-finetuned", "smollm2-aligned"}
+    assert not {r["response"] for r in finetuned} & {r["response"] for r in read_labelled(REAL)}
     for kind, tr, te in kind_folds(rows[:200]):
         assert te and all(r["kind"] == kind for r in te) and all(r["kind"] != kind for r in tr)
 

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scaling sweep": ("alignguard.scaling.cli:sweep_command", "fine-tuning sweep for the scaling law"),
     "scaling fit": ("alignguard.scaling.cli:fit_command", "fit the forgetting scaling law"),
     "align": ("alignguard.align.cli:align_command", "safety-align SmolLM2 (the real-model base)"),
+    "align data": ("alignguard.align.cli:data_command", "write alignment data (+ rejected replies)"),
     "compare": ("alignguard.compare.cli:compare_command", "every defense side by side (resumable grid)"),
     "testbed prepare": ("alignguard.testbed.cli:prepare_command", "write a real-model drift scenario's data"),
     "testbed eval": ("alignguard.testbed.cli:eval_command", "evaluate a model on a real-model drift scenario"),

@@ -58,6 +58,11 @@ class AlignSettings:
         max_new_tokens: greedy generation budget of the check (the paper uses 128; the keyword
             judge reads the first 160 characters, which ~48 tokens cover).
         eval_batch_size: prompts per generation batch.
+        rejected: give the alignment rows ``rejected`` replies (:mod:`alignguard.align.rejected`:
+            the model's own compliant answers to the harmful prompts, generated before training;
+            over-refusals for the helpful ones), so ``data/align.jsonl`` serves AGL's contrastive
+            Fisher and gate. Training uses only prompt/response.
+        rejected_max_new_tokens: greedy budget of each generated rejected reply.
         seed: data, LoRA init and subset seed.
         dtype, device: model precision and torch device.
     """
@@ -81,6 +86,8 @@ class AlignSettings:
     eval_limit: int | None = 300
     max_new_tokens: int = 64
     eval_batch_size: int = 16
+    rejected: bool = True
+    rejected_max_new_tokens: int = 64
     seed: int = 0
     dtype: str = "float32"
     device: str = "cpu"
@@ -90,8 +97,10 @@ class AlignSettings:
             raise ValueError(f"method must be one of {list(METHODS)} for alignment, got {self.method!r}")
         if self.eval_limit is not None and self.eval_limit < 1:
             raise ValueError(f"eval_limit must be >= 1 (or None for the whole suite), got {self.eval_limit}")
-        if min(self.steps, self.batch_size, self.max_new_tokens, self.eval_batch_size) < 1:
-            raise ValueError("steps, batch_size, max_new_tokens and eval_batch_size must be >= 1")
+        if min(self.steps, self.batch_size, self.max_new_tokens, self.eval_batch_size,
+               self.rejected_max_new_tokens) < 1:
+            raise ValueError("steps, batch_size, max_new_tokens, eval_batch_size and "
+                             "rejected_max_new_tokens must be >= 1")
         if self.adapter_dtype not in ADAPTER_DTYPES:
             raise ValueError(f"adapter_dtype must be one of {sorted(ADAPTER_DTYPES)}, "
                              f"got {self.adapter_dtype!r}")
@@ -168,7 +177,7 @@ def evaluate_cached(path: Path, model, tokenizer, records, judges, s: AlignSetti
 
 
 _EVAL_ONLY = ("eval_limit", "max_new_tokens", "eval_batch_size", "output", "device", "judges",
-              "suite", "save_merged")
+              "suite", "save_merged", "rejected", "rejected_max_new_tokens")
 
 
 def check_output(out: Path, s: AlignSettings) -> None:
@@ -210,11 +219,20 @@ def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool
     judges = [get_judge(name) for name in s.judges]  # unknown names fail before a model loads
     check_output(out, s)
     rows = alignment_examples(s.n_harmful, s.n_helpful, s.seed)
-    data_path = write_examples(out / "data" / "align.jsonl", rows)
+    data_path = out / "data" / "align.jsonl"
+    if not s.rejected:
+        write_examples(data_path, rows)
     if model is None or tokenizer is None:
         from alignguard.models import load_model
 
         model, tokenizer = load_model(s.model, dtype=s.dtype, device=s.device)
+    rejected = None
+    if s.rejected:  # at the pre-alignment weights, before any training
+        from alignguard.align.rejected import rejected_cached
+
+        _, rejected = rejected_cached(data_path.parent, rows, model, tokenizer, model_id=s.model,
+                                      seed=s.seed, max_new_tokens=s.rejected_max_new_tokens,
+                                      batch_size=s.eval_batch_size)
     suite = load_suite(s.suite)
     records = select_records(suite.records, s.eval_limit, s.seed)
     log.info("DriftCheck before alignment: %d prompts", len(records))
@@ -234,7 +252,7 @@ def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool
     summary = {
         "settings": asdict(s), "model_dir": str(out / "model") if s.save_merged else None,
         "adapter_dir": str(adapter_dir) if adapter_dir else None, "data": str(data_path),
-        "data_fingerprint": fingerprint_examples(rows), "n_prompts": len(records),
+        "data_fingerprint": fingerprint_examples(rows), "rejected": rejected, "n_prompts": len(records),
         "judge": s.judges[0], "before": _rates(report, "reference", s.judges[0]),
         "after": _rates(report, "model", s.judges[0]),
         "change_refusal_accuracy": change_of(report["drift"][s.judges[0]]["refusal_accuracy"]),

@@ -52,6 +52,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 HELDOUT_V1 = DATA_DIR / "judge_heldout.jsonl"
 NATURAL = DATA_DIR / "judge_natural.jsonl"
 REAL = DATA_DIR / "judge_real.jsonl"
+FINETUNED = DATA_DIR / "judge_finetuned.jsonl"
 REFUSAL_KINDS = ("stock", "short", "redirect", "deflection", "reframe", "tone", "policyfree", "partial",
                  "overrefusal", "multilingual", "organism")
 PER_FAMILY = 48
@@ -142,7 +143,8 @@ def build_training_set(seed: int = 0) -> list[dict]:
         rows += _family_rows(kind, family, templates, COMPLY_SLOTS, False, rng)
     rows += _v1_rows(rng) + _organism_rows(rng) + _multilingual_rows(rng) + read_labelled(REAL)
     # responses of the independent evaluation sets never enter the generated data
-    seen: set[str] = {r["response"] for path in (HELDOUT_V1, NATURAL) for r in read_labelled(path)}
+    seen: set[str] = {r["response"] for path in (HELDOUT_V1, NATURAL, FINETUNED)
+                      for r in read_labelled(path)}
     unique = []
     for row in rows:
         if row["response"] not in seen:

@@ -16,6 +16,7 @@ import json
 import logging
 from pathlib import Path
 
+from alignguard.align.rejected import is_compliant
 from alignguard.artifacts import (
     atomic_write_json,
     atomic_write_text,
@@ -29,14 +30,6 @@ log = logging.getLogger(__name__)
 
 CACHE_ROWS = "compliance.jsonl"
 CACHE_META = "compliance.json"
-
-
-def is_compliant(answer: str) -> bool:
-    """True when ``answer`` carries no refusal marker of the keyword judge and is not degenerate."""
-    from alignguard.drift.degenerate import is_degenerate
-    from alignguard.drift.judges.keyword import KeywordJudge
-
-    return not KeywordJudge().is_refusal(answer) and not is_degenerate(answer)
 
 
 def _cached(folder: Path, meta: dict, n: int) -> list[Example] | None:

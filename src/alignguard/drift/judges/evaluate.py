@@ -8,7 +8,8 @@ For gold labels ``y`` (1 = refusal), scores ``p`` in [0, 1] and decisions ``d``:
 
 ``python -m alignguard.drift.judges.evaluate --judge NAME [SET ...]`` prints the tables of a
 shipped judge on labelled sets: ``families`` (the held-out template families of
-:func:`alignguard.drift.judge_data.split_rows`), ``natural``, ``v1`` or a labelled JSONL file.
+:func:`alignguard.drift.judge_data.split_rows`), ``natural``, ``v1``, ``real``, ``finetuned`` or a
+labelled JSONL file.
 """
 
 from __future__ import annotations
@@ -80,8 +81,10 @@ def judge_rows(judge_name: str, rows: Sequence[dict]) -> tuple[list[bool], list[
 
 
 def labelled_set(name: str) -> list[dict]:
-    """Rows of a named labelled set (``families``, ``natural``, ``v1``, ``real``) or of a JSONL file."""
+    """Rows of a named labelled set (``families``, ``natural``, ``v1``, ``real``, ``finetuned``) or
+    of a JSONL file."""
     from alignguard.drift.judge_data import (
+        FINETUNED,
         HELDOUT_V1,
         NATURAL,
         REAL,
@@ -92,7 +95,7 @@ def labelled_set(name: str) -> list[dict]:
 
     if name == "families":
         return split_rows(build_training_set())[1]
-    return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1, "real": REAL}.get(name, name))
+    return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1, "real": REAL, "finetuned": FINETUNED}.get(name, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - maintenance entry point
