@@ -257,3 +257,8 @@ def test_align_data_generates_rejected_replies_once(tmp_path, tiny_dir, monkeypa
     monkeypatch.setattr(rejected, "add_rejected", lambda *a, **k: pytest.fail("regenerated"))
     assert data_command(str(out), **kw) == 0  # same rows, model and settings: reused
     assert read_examples(out / "align.jsonl") == first
+    # a plain call over the same folder drops the rejected replies; the next call makes them again
+    assert data_command(str(out), n_harmful=4, n_helpful=2) == 0
+    monkeypatch.undo()
+    assert data_command(str(out), **kw) == 0
+    assert read_examples(out / "align.jsonl") == first

@@ -104,7 +104,10 @@ def rejected_cached(folder: Path, rows: Sequence[Example], model, tokenizer, *, 
     if meta.is_file() and data.is_file():
         saved, cached = json.loads(meta.read_text()), read_examples(data)
         same_rows = [(e.prompt, e.response) for e in cached] == [(e.prompt, e.response) for e in rows]
-        if saved.get("key") == key and same_rows:
+        n_rejected = sum(e.rejected is not None for e in cached)
+        stats = saved.get("stats") or {}
+        if (saved.get("key") == key and same_rows
+                and n_rejected == stats.get("n_compliant", -1) + stats.get("n_overrefusal", 0)):
             log.info("reusing the rejected replies in %s", data)
             return cached, saved["stats"]
     out, stats = add_rejected(rows, model, tokenizer, seed=seed, max_new_tokens=max_new_tokens,
