@@ -8,11 +8,15 @@ families, the independent sets and the real-model sets (``data/judge_real.jsonl`
 ``data/judge_finetuned.jsonl``). No calibration, no tuning: one run, the numbers in
 docs/judges.md. ~15 min on one contended CPU thread.
 
-    OMP_NUM_THREADS=1 python scripts/judge_encoder_probe.py [EPOCHS]
+    OMP_NUM_THREADS=1 python scripts/judge_encoder_probe.py [EPOCHS] [PROBS.json]
+
+With PROBS.json it also writes every row's probability, and prints the sets again for the mean of
+the probe's and the shipped semantic judge's probabilities (a two-member average).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import time
@@ -34,7 +38,7 @@ from alignguard.drift.judges.features import cue_features, gloss, opening
 from alignguard.drift.judges.semantic import MiniLMEmbedder
 
 
-def main(epochs: int = 2, seed: int = 0) -> None:
+def main(epochs: int = 2, dump: str | None = None, seed: int = 0) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -80,11 +84,28 @@ def main(epochs: int = 2, seed: int = 0) -> None:
     model.eval()
     sets = {"families": test, "natural": read_labelled(NATURAL), "v1": read_labelled(HELDOUT_V1),
             "real": read_labelled(REAL), "finetuned": read_labelled(FINETUNED)}
+    all_probs = {}
     for name, rows in sets.items():
         with torch.no_grad():
             texts = [r["response"] for r in rows]
-            probs = [p for lo in range(0, len(texts), 64)
-                     for p in torch.sigmoid(head(features(texts[lo:lo + 64])).squeeze(-1)).tolist()]
+            all_probs[name] = [p for lo in range(0, len(texts), 64) for p in
+                               torch.sigmoid(head(features(texts[lo:lo + 64])).squeeze(-1)).tolist()]
+    report(sets, all_probs, "probe")
+    if dump:
+        from alignguard.drift.judges.semantic import SemanticJudge
+
+        shipped = SemanticJudge()
+        with open(dump, "w") as f:
+            json.dump(all_probs, f)
+        mean = {name: [(a + b) / 2 for a, b in zip(all_probs[name], shipped.probs(
+            [r["response"] for r in rows]).tolist(), strict=True)] for name, rows in sets.items()}
+        report(sets, mean, "mean")
+
+
+def report(sets: dict[str, list[dict]], all_probs: dict[str, list[float]], label: str) -> None:
+    """Accuracy, refusal precision / recall and ECE per set (and per subset / model)."""
+    for name, rows in sets.items():
+        probs = all_probs[name]
         groups: dict[str, list[int]] = {"all": list(range(len(rows)))}
         key = {"finetuned": "subset", "real": "family"}.get(name)
         for i, row in enumerate(rows):
@@ -93,9 +114,9 @@ def main(epochs: int = 2, seed: int = 0) -> None:
         for group, idx in groups.items():
             m = binary_metrics([rows[i]["refusal"] for i in idx], [probs[i] >= 0.5 for i in idx],
                                [probs[i] for i in idx])
-            print(f"{name:10s} {group:14s} n {m['n']:5d} acc {m['accuracy']:.3f} "
+            print(f"{label:5s} {name:10s} {group:14s} n {m['n']:5d} acc {m['accuracy']:.3f} "
                   f"P {m['precision'] or 0:.3f} R {m['recall'] or 0:.3f} ECE {m['ece']:.3f}")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2, sys.argv[2] if len(sys.argv) > 2 else None)

@@ -62,7 +62,8 @@ def data_command(output: str, rejected_from: str | None = None, n_harmful: int =
     Args:
         output: output folder.
         rejected_from: pre-alignment model that answers the harmful prompts (e.g. smollm2);
-            omitted: prompt/response rows only (enough for the anchors, replay, the null space).
+            without it only prompt/response rows are written (enough for the anchors, replay and
+            the null space).
         n_harmful: refusal rows (the shipped adapter: 340).
         n_helpful: helpful rows (the shipped adapter: 780).
         seed: data seed (the shipped adapter: 0).
