@@ -26,6 +26,7 @@ contrastive Fisher (method.md section 2).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -117,7 +118,8 @@ class AlignmentGate:
             raise DataError("the rejected and chosen replies have identical gradients; the "
                             "alignment gate needs pairs that differ (or set reg.gate=0)")
         gate = cls({n: d / norm for n, d in direction.items()}, norm, tau, eps)
-        log.info("alignment gate: %d preference pairs, s_ref %.3g, tau %g", len(pairs), gate.s_ref, tau)
+        log.info("alignment gate: %d preference pairs, s_ref %.3g%s", len(pairs), gate.s_ref,
+                 f", tau {tau:g}" if math.isfinite(tau) else " (tau set by the method: reg.gate)")
         return gate
 
     def _params(self, model: nn.Module) -> dict[str, tuple[nn.Parameter, torch.Tensor]]:
