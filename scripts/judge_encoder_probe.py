@@ -24,16 +24,8 @@ import time
 import torch
 from peft import LoraConfig, get_peft_model
 
-from alignguard.drift.judge_data import (
-    FINETUNED,
-    HELDOUT_V1,
-    NATURAL,
-    REAL,
-    build_training_set,
-    read_labelled,
-    split_rows,
-)
-from alignguard.drift.judges.evaluate import binary_metrics
+from alignguard.drift.judge_data import build_training_set, split_rows
+from alignguard.drift.judges.evaluate import binary_metrics, labelled_set
 from alignguard.drift.judges.features import cue_features, gloss, opening
 from alignguard.drift.judges.semantic import MiniLMEmbedder
 
@@ -82,8 +74,7 @@ def main(epochs: int = 2, dump: str | None = None, seed: int = 0) -> None:
             opt.step()
         print(f"epoch {epoch + 1}/{epochs} done ({time.time() - t0:.0f} s)", flush=True)
     model.eval()
-    sets = {"families": test, "natural": read_labelled(NATURAL), "v1": read_labelled(HELDOUT_V1),
-            "real": read_labelled(REAL), "finetuned": read_labelled(FINETUNED)}
+    sets = {"families": test} | {name: labelled_set(name) for name in ("natural", "v1", "real", "finetuned")}
     all_probs = {}
     for name, rows in sets.items():
         with torch.no_grad():
