@@ -43,24 +43,13 @@ def fisher_command(
     from alignguard.artifacts import atomic_write_json, provenance
     from alignguard.dataspec import load_dataset_spec
     from alignguard.models import load_model
-    from alignguard.targets import PRESETS
 
-    spec: str | list[str] = target_modules
-    if target_modules not in PRESETS:
-        spec = [s.strip() for s in target_modules.split(",") if s.strip()]
-        if not spec:
-            raise ValueError("--target-modules is empty; use a preset (all, attention, mlp) or names")
+    spec = _target_spec(target_modules)
     _check_options(tokens, estimator, explained_variance, max_rank, batch_size, max_length)
     _check_output(output)
     examples = load_dataset_spec(data)
     if estimator == "contrastive":
-        from alignguard.data import DataError, contrastive_examples
-
-        contrastive_examples(examples)  # raises without rejected replies
-        same = [i for i, e in enumerate(examples) if e.rejected is not None and e.rejected == e.response]
-        if same:
-            raise DataError(f"{data}: row {same[0] + 1} has 'rejected' equal to its 'response'; "
-                            "a preference pair must differ")
+        _check_pairs(examples, data)
     lm, tokenizer = load_model(model)
     basis = estimate_alignment_fisher(
         lm, examples, tokenizer=tokenizer, target_modules=spec, tokens=tokens, estimator=estimator,
@@ -78,6 +67,29 @@ def fisher_command(
     ))
     print(_summary_text(basis, out))
     return 0
+
+
+def _target_spec(target_modules: str) -> str | list[str]:
+    """A preset name as it is, else the comma-separated module names (an empty list is an error)."""
+    from alignguard.targets import PRESETS
+
+    if target_modules in PRESETS:
+        return target_modules
+    names = [s.strip() for s in target_modules.split(",") if s.strip()]
+    if not names:
+        raise ValueError("--target-modules is empty; use a preset (all, attention, mlp) or names")
+    return names
+
+
+def _check_pairs(examples: list, data: str) -> None:
+    """The contrastive estimator needs a ``rejected`` reply per row, different from its response."""
+    from alignguard.data import DataError, contrastive_examples
+
+    contrastive_examples(examples)  # raises without rejected replies
+    same = [i for i, e in enumerate(examples) if e.rejected is not None and e.rejected == e.response]
+    if same:
+        raise DataError(f"{data}: row {same[0] + 1} has 'rejected' equal to its 'response'; "
+                        "a preference pair must differ")
 
 
 def _summary_text(basis: AlignmentBasis, folder: Path) -> str:
