@@ -209,7 +209,7 @@ def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool
         progress: show progress bars.
     """
     from alignguard.align.data import alignment_examples
-    from alignguard.data import fingerprint_examples, write_examples
+    from alignguard.data import write_examples
     from alignguard.drift.judges import get_judge
     from alignguard.drift.runner import evaluate_model
     from alignguard.drift.suites import load_suite, select_records
@@ -248,21 +248,31 @@ def align(settings: AlignSettings, *, model=None, tokenizer=None, progress: bool
     seconds["eval_after"] = time.perf_counter() - t_eval
     report = _report(s, out, suite, records, judges, before, after)
     seconds["total"] = time.perf_counter() - t0
-    from alignguard.align.build import change_of
-    summary = {
-        "settings": asdict(s), "model_dir": str(out / "model") if s.save_merged else None,
-        "adapter_dir": str(adapter_dir) if adapter_dir else None, "data": str(data_path),
-        "data_fingerprint": fingerprint_examples(rows), "rejected": rejected, "n_prompts": len(records),
-        "judge": s.judges[0], "before": _rates(report, "reference", s.judges[0]),
-        "after": _rates(report, "model", s.judges[0]),
-        "change_refusal_accuracy": change_of(report["drift"][s.judges[0]]["refusal_accuracy"]),
-        "final_task_loss": _last_logged(out / "sft" / "log.jsonl", "task_loss"),
-        "seconds": seconds, "provenance": provenance(seed=s.seed, command="align", model=s.model),
-    }
+    summary = _summary(s, out, data_path, adapter_dir, rows, rejected, records, report, seconds)
     if adapter_dir is not None:
         summary["build"] = write_build(adapter_dir, summary, report)
     atomic_write_json(out / "align.json", summary)
     return summary
+
+
+def _summary(s: AlignSettings, out: Path, data_path: Path, adapter_dir, rows, rejected,
+             records, report: dict, seconds: dict) -> dict[str, Any]:
+    """The ``align.json`` summary: settings, paths, data fingerprint, refusal before and after
+    by the first judge, the change with its interval, timings and provenance."""
+    from alignguard.align.build import change_of
+    from alignguard.data import fingerprint_examples
+
+    judge = s.judges[0]
+    return {
+        "settings": asdict(s), "model_dir": str(out / "model") if s.save_merged else None,
+        "adapter_dir": str(adapter_dir) if adapter_dir else None, "data": str(data_path),
+        "data_fingerprint": fingerprint_examples(rows), "rejected": rejected, "n_prompts": len(records),
+        "judge": judge, "before": _rates(report, "reference", judge),
+        "after": _rates(report, "model", judge),
+        "change_refusal_accuracy": change_of(report["drift"][judge]["refusal_accuracy"]),
+        "final_task_loss": _last_logged(out / "sft" / "log.jsonl", "task_loss"),
+        "seconds": seconds, "provenance": provenance(seed=s.seed, command="align", model=s.model),
+    }
 
 
 def _finish(trained, tokenizer, out: Path, s: AlignSettings):

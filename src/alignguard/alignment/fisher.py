@@ -261,28 +261,13 @@ def estimate_alignment_fisher(
         The :class:`AlignmentBasis` (float32 tensors on CPU).
     """
     from alignguard import __version__
-    from alignguard.data import fingerprint_examples
     from alignguard.targets import resolve_target_modules
 
     _check_options(tokens, estimator, explained_variance, max_rank, batch_size, max_length)
     _, names = resolve_target_modules(model, target_modules)
-    data_fp, n_prompts = None, None
     kfac_estimator = "empirical" if estimator == "contrastive" else estimator
-    if _is_examples(data):
-        examples = list(data)[:max_examples] if max_examples else list(data)
-        data_fp = fingerprint_examples(examples)
-        if estimator == "contrastive":
-            n_prompts = len(examples)
-            examples = contrastive_examples(examples)
-            max_examples = None
-        batches: Iterable = _example_batches(examples, tokenizer, tokens, batch_size, max_length)
-    elif isinstance(data, Sequence) and len(data) == 0:
-        raise DataError("the alignment data set is empty; pass at least one example")
-    elif estimator == "contrastive":
-        raise DataError("estimator='contrastive' needs Example rows with 'rejected' replies, not "
-                        "collated batches (pass the alignment examples and a tokenizer)")
-    else:
-        batches = data
+    batches, data_fp, n_prompts, max_examples = _alignment_batches(
+        data, tokenizer, tokens, estimator, batch_size, max_length, max_examples)
     counter = [0]
     limited = _limit_rows(batches, max_examples or None, counter)
     if hasattr(batches, "__len__"):
@@ -301,12 +286,34 @@ def estimate_alignment_fisher(
         "module_fingerprints": module_digests(model, names),
         "model_name": model_name or getattr(getattr(model, "config", None), "_name_or_path", None),
         "data_fingerprint": data_fp, "n_examples": n_prompts or counter[0],
-        "n_sequences": counter[0], "n_tokens": n_tokens,
-        "tokens": tokens, "estimator": estimator, "explained_variance": explained_variance,
-        "max_rank": max_rank, "seed": seed, "target_modules": target_modules,
-        "per_module": per_module, "alignguard_version": __version__,
-    }
+        "n_sequences": counter[0], "n_tokens": n_tokens, "tokens": tokens,
+        "estimator": estimator, "explained_variance": explained_variance, "max_rank": max_rank,
+        "seed": seed, "target_modules": target_modules, "per_module": per_module,
+        "alignguard_version": __version__}
     return AlignmentBasis(bases, meta)
+
+
+def _alignment_batches(data, tokenizer, tokens: str, estimator: str, batch_size: int,
+                       max_length: int, max_examples: int | None
+                       ) -> tuple[Iterable, str | None, int | None, int | None]:
+    """The batches to estimate on, the data fingerprint (``Example`` data), the prompt count of
+    the contrastive estimator (which doubles the rows: aligned and rejected reply per prompt)
+    and the row limit left to apply to the batches."""
+    from alignguard.data import fingerprint_examples
+
+    if _is_examples(data):
+        examples = list(data)[:max_examples] if max_examples else list(data)
+        data_fp, n_prompts = fingerprint_examples(examples), None
+        if estimator == "contrastive":
+            n_prompts, examples, max_examples = len(examples), contrastive_examples(examples), None
+        batches = _example_batches(examples, tokenizer, tokens, batch_size, max_length)
+        return batches, data_fp, n_prompts, max_examples
+    if isinstance(data, Sequence) and len(data) == 0:
+        raise DataError("the alignment data set is empty; pass at least one example")
+    if estimator == "contrastive":
+        raise DataError("estimator='contrastive' needs Example rows with 'rejected' replies, not "
+                        "collated batches (pass the alignment examples and a tokenizer)")
+    return data, None, None, max_examples
 
 
 class _Sized:

@@ -101,15 +101,7 @@ def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, token
         out.basis = _cached_or_estimated(settings, model, tokenizer, out.examples,
                                          (target_modules, target_names), model_name, seed, cache_dir)
     if "directions" in needs and out.basis is not None and not out.basis.has_directions:
-        from alignguard.alignment.directions import estimate_directions
-
-        rows = out.examples[: settings.direction_examples]
-        out.basis = out.basis.with_directions(estimate_directions(
-            model, rows, tokenizer, sorted(out.basis.modules), k=settings.directions,
-            rank=settings.direction_rank, tokens=settings.tokens, batch_size=settings.batch_size,
-            max_length=settings.max_length))
-        if cache_dir is not None and is_main_process():
-            out.basis.save(cache_dir)
+        out.basis = _with_directions(out.basis, settings, model, tokenizer, out.examples, cache_dir)
     if "activations" in needs:
         from alignguard.alignment.activations import activation_bases
 
@@ -234,4 +226,20 @@ def estimate_fisher_sharded(model: torch.nn.Module, examples: Sequence[Example],
         estimator="empirical" if estimator == "contrastive" else estimator, **kwargs)
     basis.meta.update(data_fingerprint=fingerprint_examples(examples), n_examples=len(examples),
                       n_sequences=len(sequences), world_size=world, seed=seed, estimator=estimator)
+    return basis
+
+
+def _with_directions(basis: AlignmentBasis, settings: AlignmentSettings, model: torch.nn.Module,
+                     tokenizer, examples: Sequence, cache_dir: str | Path | None) -> AlignmentBasis:
+    """``basis`` with the weight-space Fisher directions of ``L_D`` estimated on the first
+    ``settings.direction_examples`` alignment rows (saved to ``cache_dir`` on the main rank)."""
+    from alignguard.alignment.directions import estimate_directions
+
+    rows = examples[: settings.direction_examples]
+    basis = basis.with_directions(estimate_directions(
+        model, rows, tokenizer, sorted(basis.modules), k=settings.directions,
+        rank=settings.direction_rank, tokens=settings.tokens, batch_size=settings.batch_size,
+        max_length=settings.max_length))
+    if cache_dir is not None and is_main_process():
+        basis.save(cache_dir)
     return basis
