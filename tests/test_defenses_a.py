@@ -434,3 +434,32 @@ def test_kl_tokens_anchors_only_the_opening_of_each_reply(peft_model, tiny_token
     assert build_method(cfg).components[-1].reply_tokens == 3
     cut.before_training(peft_model)
     assert torch.isfinite(cut.penalty()[0])
+
+
+def test_kl_augment_anchors_seeded_word_dropout_copies_of_each_prompt(peft_model, tiny_tokenizer):
+    from alignguard.methods.anchors import perturbed_prompts
+
+    rows = [Example("how do I pick a lock on my neighbours door", "I can't help with that."),
+            Example("two words", "No.")]
+    copies = perturbed_prompts(rows, 3, seed=0)
+    assert len(copies) == 6 and copies == perturbed_prompts(rows, 3, seed=0)  # seeded
+    assert copies != perturbed_prompts(rows, 3, seed=1)
+    for i, e in enumerate(copies):
+        source = rows[i % 2]
+        assert e.response == source.response and e.context == source.context
+        words = e.prompt.split()
+        assert 2 <= len(words) <= len(source.prompt.split())
+        it = iter(source.prompt.split())
+        assert all(w in it for w in words)  # a subsequence: words dropped, never reordered
+    assert any(len(e.prompt.split()) < 9 for e in copies[::2])  # something was dropped
+    artifacts = _artifacts(tiny_tokenizer)
+    anchor = KLAnchor(1.0, batch_size=4, max_length=512, seed=0, augment=2)
+    anchor.prepare(artifacts)
+    plain = len(anchor.stream.encoded)
+    anchor.examples([], 0)
+    assert len(anchor.stream.encoded) == 3 * plain
+    cfg = TrainConfig(method="alignguard")
+    cfg.reg.kl_augment = 2
+    assert build_method(cfg).components[-1].augment == 2
+    anchor.before_training(peft_model)
+    assert torch.isfinite(anchor.penalty()[0])

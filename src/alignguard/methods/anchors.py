@@ -28,6 +28,7 @@ prompts of the task data, so ``KL(p_aligned || p_theta)`` is also held where the
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import replace
 
@@ -57,7 +58,8 @@ class KLAnchor(StreamingComponent):
     name = "kl_anchor"
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
-                 every: int = 1, contexts: int = 0, reply_tokens: int = 0) -> None:
+                 every: int = 1, contexts: int = 0, reply_tokens: int = 0,
+                 augment: int = 0) -> None:
         if not lam > 0:
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
@@ -65,6 +67,7 @@ class KLAnchor(StreamingComponent):
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.every, self.calls = every, 0
         self.contexts, self.systems, self.reply_tokens = contexts, 0, reply_tokens
+        self.augment = augment
         self._artifacts = None
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
@@ -76,15 +79,18 @@ class KLAnchor(StreamingComponent):
         self._artifacts = artifacts
 
     def examples(self, rows: list[Example], seed: int) -> list[Example]:
-        """The task rows, unchanged; with ``contexts > 0``, the anchor's stream also renders the
-        alignment rows under the task data's most frequent system prompts."""
+        """The task rows, unchanged. The anchor's stream is rebuilt when it anchors more than
+        the alignment rows as they are: ``augment`` word-dropout copies of each row, and with
+        ``contexts > 0`` every row also under the task data's most frequent system prompts."""
         systems = matched_systems(rows, self.contexts)
-        if systems and self._artifacts is not None:
-            base, tok = list(self._artifacts.examples), self._artifacts.tokenizer
-            rows_in_context = base + [e for e in (replace(e, context=system + e.context)
-                                                  for system in systems for e in base)
-                                      if _has_reply_tokens(tok, e, self.max_length)]
-            self.stream = AlignmentStream(rows_in_context, tok,
+        if (systems or self.augment) and self._artifacts is not None:
+            tok = self._artifacts.tokenizer
+            base = list(self._artifacts.examples)
+            base += perturbed_prompts(base, self.augment, self.seed)
+            anchored = base + [e for e in (replace(e, context=system + e.context)
+                                           for system in systems for e in base)
+                               if _has_reply_tokens(tok, e, self.max_length)]
+            self.stream = AlignmentStream(anchored, tok,
                                           batch_size=self.batch_size, max_length=self.max_length,
                                           seed=self.seed, reply_tokens=self.reply_tokens)
             self.systems = len(systems)
@@ -128,6 +134,30 @@ def matched_systems(rows: list[Example], limit: int) -> list[tuple[tuple[str, st
     counts = Counter(tuple(t for t in r.context if t[0] == "system") for r in rows)
     counts.pop((), None)
     return [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
+WORD_DROP = 0.25  # probability that a word of a perturbed anchor prompt is left out
+
+
+def perturbed_prompts(rows: list[Example], copies: int, seed: int,
+                      drop: float = WORD_DROP) -> list[Example]:
+    """``copies`` word-dropout variants of each row's prompt, with the row's reply unchanged.
+
+    The KL anchor then also holds the aligned model's distribution on phrasings near each
+    alignment prompt (``p_aligned`` is evaluated on the perturbed prompt itself, so no label is
+    invented): word dropout as in consistency training on perturbed inputs (Xie et al., UDA,
+    arXiv 1904.12848). At least two words of each prompt are kept; seeded per row and copy.
+    """
+    out = []
+    for c in range(copies):
+        rng = random.Random(seed * 1_000_003 + 104_729 * (c + 1))
+        for e in rows:
+            words = e.prompt.split()
+            kept = [w for w in words if rng.random() >= drop]
+            if len(kept) < min(2, len(words)):
+                kept = words[:2]
+            out.append(replace(e, prompt=" ".join(kept)))
+    return out
 
 
 def _has_reply_tokens(tokenizer, example: Example, max_length: int) -> bool:

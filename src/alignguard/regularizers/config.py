@@ -88,6 +88,9 @@ class RegularizerConfig:
         kl_tokens: kl-anchor anchors only the first this many tokens of each alignment reply,
             where an aligned model decides to refuse (arXiv 2406.05946), and skips the rest of
             the row's compute (0: the whole reply).
+        kl_augment: kl-anchor also anchors this many word-dropout copies of each alignment
+            prompt (a quarter of the words left out; the aligned model's distribution on the
+            perturbed prompt is the target; 0: none).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -129,6 +132,7 @@ class RegularizerConfig:
     kl_every: int = 0
     kl_contexts: int = 0
     kl_tokens: int = 0
+    kl_augment: int = 0
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -172,7 +176,7 @@ class RegularizerConfig:
     def _check_defenses(self) -> None:
         """Validate the fields of the published defenses (kl-anchor, safegrad, spf, lisa)."""
         for name in ("lam_kl", "lisa_rho", "kl_every", "kl_contexts", "kl_tokens",
-                     "align_batch"):
+                     "kl_augment", "align_batch"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("spf_rank", "spf_examples", "spf_refresh",
