@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         out.append({"scenario": cell["scenario"], "method": cell["method"], "seed": cell.get("seed"),
                     "numbers": numbers, "headline": cell["metrics"]["raw"]["headline"],
                     "refusal_drift_by_judge": cell["by_judge"], "config": cell.get("config"),
-                    "train_s": cell.get("train_s"), "wall_s": cell.get("wall_s")})
+                    "train_s": cell.get("train_s"), "wall_s": cell.get("wall_s"),
+                    **({"restored_from": cell["restored_from"]} if cell.get("restored_from") else {})})
     if args.json:
         Path(args.json).write_text(json.dumps({"description": args.note, "cells": out}, indent=1) + "\n")
     return 0

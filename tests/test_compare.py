@@ -48,6 +48,16 @@ def test_no_drift_cut_when_lora_did_not_drift():
     assert block["methods"]["agl"]["drift_cut"] is None
 
 
+def test_summary_without_step_times():
+    """Cells that record no step time (copied in, or from an older grid) leave it unknown."""
+    base = {"scenario": "benign", "method": "base", "seed": None,
+            "metrics": {"refusal": 0.9, "over_refusal": 0.1, "task": 0.0, "degenerate": 0.0}}
+    block = summarize([base, _cell("lora", 0, 0.1, 1.0, step=0.0)])["benign"]
+    lora = block["methods"]["lora"]
+    assert lora["step_time_s"] is None and lora["step_time_ratio"] is None
+    assert "| `lora` |" in markdown_table(summarize([base, _cell("lora", 0, 0.1, 1.0, step=0.0)]), "benign")
+
+
 def test_step_time_is_the_median_interval_rate():
     history = [{"step": 10, "elapsed_s": 30.0}, {"step": 20, "elapsed_s": 35.0},
                {"step": 30, "elapsed_s": 40.0}]

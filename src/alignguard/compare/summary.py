@@ -44,7 +44,8 @@ def summarize_scenario(base: dict | None, cells: list[dict]) -> dict:
         stats["seeds"] = sorted(r["seed"] for r in rows)
         stats["step_time_ratio"] = _ratio(rows, lora, "step_time_s")
         stats["peak_mem_ratio"] = _ratio(rows, lora, "peak_train_mem_mb")
-        stats["step_time_s"] = statistics.fmean(r["step_time_s"] for r in rows if r.get("step_time_s"))
+        times = [r["step_time_s"] for r in rows if r.get("step_time_s")]
+        stats["step_time_s"] = statistics.fmean(times) if times else None
         if base_refusal is not None:
             stats["drift"] = base_refusal - stats["refusal"]["mean"]
         out[method] = stats
