@@ -101,9 +101,9 @@ def store_metrics(tuned, out: str | Path, dump: str | Path | None = None) -> dic
     return meta
 
 
-ROWS = (("families", "all", "held-out families"), ("families", "real", "- aligned SmolLM2 (held out)"),
-        ("natural", "all", "natural"), ("v1", "all", "v1"), ("real", "smollm2", "real: SmolLM2 (trained on)"),
-        ("real", "smollm2-aligned", "real: aligned SmolLM2 (held out)"), ("finetuned", "all", "fine-tuned (all)"),
+ROWS = (("families", "all", "held-out families"), ("natural", "all", "natural"), ("v1", "all", "v1"),
+        ("real", "all", "real (all)"), ("real", "smollm2", "- SmolLM2 (trained on)"),
+        ("real", "smollm2-aligned", "- aligned SmolLM2 (held out)"), ("finetuned", "all", "fine-tuned (all)"),
         ("finetuned", "disagreement", "- disagreement rows"), ("finetuned", "random", "- random rows"))
 
 
