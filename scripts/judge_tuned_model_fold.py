@@ -29,7 +29,7 @@ from alignguard.drift.judge_data import build_training_set, split_rows
 from alignguard.drift.judges import encoder_train as et
 from alignguard.drift.judges.head_train import _features, _groups, fit_head
 from alignguard.drift.judges.semantic import HEAD_DIR, MiniLMEmbedder
-from alignguard.drift.judges.tuned import TunedSemanticJudge, decision_values
+from alignguard.drift.judges.tuned import TunedSemanticJudge
 from alignguard.drift.judges.tuned_eval import derived_scores, tables
 
 
@@ -56,7 +56,7 @@ def main() -> int:
     fit, calib = et.calibration_split(train)
     model, tok, lin = et.train_member(fit, args.seed)
     with torch.no_grad():
-        z = decision_values(model, tok, lin, [r["response"] for r in calib])
+        z = et.decision_values(model, tok, lin, [r["response"] for r in calib])
     a_c = et.platt(z, [bool(r["refusal"]) for r in calib])
     et.save_member(model, lin, a_c, {"seed": args.seed, "version": f"fold-{args.model}"}, Path(args.out))
     p_t = TunedSemanticJudge(args.out).probs(texts).tolist()

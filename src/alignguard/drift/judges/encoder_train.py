@@ -117,6 +117,15 @@ def train_member(rows: Sequence[dict], seed: int, hp: dict = HPARAMS):
     return model, base.tokenizer, head
 
 
+def decision_values(model, tokenizer, head: torch.nn.Linear, texts: Sequence[str],
+                    batch_size: int = 64) -> list[float]:
+    """Uncalibrated ``w . x + b`` of a (training-time) encoder and head, in eval mode."""
+    out: list[float] = []
+    for lo in range(0, len(texts), batch_size):
+        out += head(train_features(model, tokenizer, list(texts[lo:lo + batch_size]))).squeeze(-1).tolist()
+    return out
+
+
 def platt(decision: Sequence[float], gold: Sequence[bool]) -> tuple[float, float]:
     """``(a, c)`` of ``p = sigmoid(a z + c)`` by (nearly unregularised) logistic regression of the
     labels on the decision values ``z``."""
@@ -150,7 +159,7 @@ def train_and_save(out: str | Path, seed: int = 0, evaluate: bool = True, dump: 
 
     from alignguard.artifacts import fingerprint_records
     from alignguard.drift.judge_data import DATA_VERSION, build_training_set, split_rows
-    from alignguard.drift.judges.tuned import TunedSemanticJudge, decision_values
+    from alignguard.drift.judges.tuned import TunedSemanticJudge
 
     out = Path(out)
     train, test = split_rows(build_training_set(0))

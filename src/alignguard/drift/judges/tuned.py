@@ -43,17 +43,6 @@ class TunedEmbedder(MiniLMEmbedder):
         self.adapter_dir = adapter_dir
 
 
-def decision_values(model, tokenizer, head: torch.nn.Linear, texts: Sequence[str],
-                    batch_size: int = 64) -> list[float]:
-    """Uncalibrated ``w . x + b`` of a (training-time) encoder and head, in eval mode."""
-    from alignguard.drift.judges.encoder_train import train_features
-
-    out: list[float] = []
-    for lo in range(0, len(texts), batch_size):
-        out += head(train_features(model, tokenizer, list(texts[lo:lo + batch_size]))).squeeze(-1).tolist()
-    return out
-
-
 class TunedSemanticJudge(SemanticJudge):
     """Refusal if the tuned member's calibrated probability exceeds its threshold (0.5)."""
 
