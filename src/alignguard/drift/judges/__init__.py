@@ -1,15 +1,18 @@
 """Refusal judges behind one Protocol (:class:`~alignguard.drift.judges.base.Judge`).
 
-``get_judge(name)`` builds ``"keyword"``, ``"lexicon"``, ``"semantic"``, ``"likelihood"`` or
+``get_judge(name)`` builds ``"keyword"``, ``"lexicon"``, ``"semantic"``, ``"likelihood"``,
 ``"ensemble"`` (the DriftCheck default: semantic, settled by lexicon and likelihood votes where
-it is unsure; see :mod:`alignguard.drift.judges.ensemble`).
+it is unsure; see :mod:`alignguard.drift.judges.ensemble`), or the LoRA-tuned semantic member
+``"semantic-tuned"``, the two-member mean ``"semantic2"`` and the ensemble rule over it
+``"ensemble2"`` (:mod:`alignguard.drift.judges.tuned`).
 """
 
 from __future__ import annotations
 
 from alignguard.drift.judges.base import Judge, JudgeBatch, Verdict, describe
 
-JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble")
+JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble", "semantic-tuned", "semantic2", "ensemble2")
+ENSEMBLES = ("ensemble", "ensemble2")
 DEFAULT_JUDGE = "ensemble"
 
 
@@ -31,6 +34,12 @@ def get_judge(name: str, **kwargs) -> Judge:
         from alignguard.drift.judges.ensemble import EnsembleJudge
 
         return EnsembleJudge(**kwargs)
+    if name in ("semantic-tuned", "semantic2", "ensemble2"):
+        from alignguard.drift.judges import tuned
+
+        cls = {"semantic-tuned": tuned.TunedSemanticJudge, "semantic2": tuned.TwoMemberSemanticJudge,
+               "ensemble2": tuned.Ensemble2Judge}[name]
+        return cls(**kwargs)
     if name == "likelihood":
         from alignguard.drift.judges.likelihood import LikelihoodJudge
 
@@ -38,4 +47,4 @@ def get_judge(name: str, **kwargs) -> Judge:
     raise ValueError(f"unknown judge {name!r}; choose from {list(JUDGE_NAMES)}")
 
 
-__all__ = ["DEFAULT_JUDGE", "JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]
+__all__ = ["DEFAULT_JUDGE", "ENSEMBLES", "JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]
