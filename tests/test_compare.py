@@ -155,3 +155,23 @@ def test_testbed_evaluation_size_follows_the_limit(monkeypatch, tmp_path):
         cli.compare_command(model=model, methods=["lora"], seeds=1, output=str(tmp_path / model),
                             run=False)
     assert seen == {"organism": 60, "smollm2-aligned": 300}
+
+
+def test_seed_list_picks_the_seeds(monkeypatch, tmp_path):
+    """``--seed-list 1,2`` runs exactly those seeds (added to a grid whose seed 0 ran before)."""
+    from alignguard.cli import main
+    from alignguard.compare import run
+
+    seen = {}
+
+    def fake_run(cfg, progress, run=True):
+        seen["seeds"] = cfg.seeds
+        return {"summary": {}, "n_cells": 0}
+
+    monkeypatch.setattr(run, "run_compare", fake_run)
+    main(["compare", "--methods", "lora", "--seed-list", "1,2", "--no-run",
+          "--output", str(tmp_path / "g")])
+    assert seen["seeds"] == [1, 2]
+    main(["compare", "--methods", "lora", "--seeds", "2", "--no-run",
+          "--output", str(tmp_path / "h")])
+    assert seen["seeds"] == [0, 1]

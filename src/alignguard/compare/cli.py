@@ -13,7 +13,7 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
                     scenarios: list[str] | None = None, seeds: int = 3, steps: int = 200,
                     eval_limit: int | None = None, replay_fraction: float = 0.0, jobs: int = 1,
                     output: str = "runs/compare", run: bool = True,
-                    train: TrainConfig | None = None) -> int:
+                    train: TrainConfig | None = None, seed_list: list[int] | None = None) -> int:
     """Every defense on the same scenarios and seeds: a resumable grid, a table, a report.
 
     Args:
@@ -35,6 +35,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
         run: run the missing cells; --no-run summarizes the finished ones (also while the
             grid runs elsewhere) into OUTPUT/partial/.
         train: shared training settings (lr, lora.r, lora.target_modules, batch_size, ...).
+        seed_list: these seeds instead of 0..N-1 (``--seed-list 1,2`` adds seeds 1 and 2 of a
+            grid whose seed 0 ran elsewhere); overrides ``seeds``.
     """
     from alignguard.compare.run import run_compare
     from alignguard.compare.summary import markdown_table
@@ -43,7 +45,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
         if isinstance(train, TrainConfig) else _train_config(train)
     cfg = CompareConfig(model=model, methods=list(methods or DEFAULT_METHODS),
                         scenarios=list(scenarios or _default_scenarios(model)),
-                        seeds=list(range(seeds)), steps=steps,
+                        seeds=list(seed_list) if seed_list else list(range(seeds)),
+                        steps=steps,
                         eval_limit=eval_limit if eval_limit is not None
                         else (60 if model.startswith("organism") else 300),
                         replay_fraction=replay_fraction, jobs=jobs, output=output, train=base)
