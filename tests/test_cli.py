@@ -32,6 +32,13 @@ def test_train_options_come_from_the_nested_dataclasses(capsys):
     assert "(default: 0.002)" in help_text  # lr: the real default, not None
 
 
+def test_a_help_line_that_starts_with_word_colon_continues_its_option():
+    """A continuation line such as "default: ..." is part of the option above, not a new one."""
+    help_text = " ".join(build_command_parser("train").format_help().split())
+    assert "alignguard (the default: a context-matched KL behaviour anchor" in help_text
+    assert "default for the organism: ``organism-pretrained``" in help_text
+
+
 def test_dotted_options_and_aliases_reach_the_config(capsys):
     assert main(["train", "--method", "lora", "--r", "4", "--lam-A", "2", "--reg.lam-T", "0.5",
                  "--lora.alpha", "8", "--alignment-data", "organism:alignment", "--gate", "0",

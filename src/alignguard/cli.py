@@ -63,8 +63,12 @@ def _doc_section(doc: str, header: str) -> dict[str, str]:
     m = re.search(rf"^\s*{header}:\n(.*?)(?:^\s*\w[\w ]*:\n|\Z)", doc, flags=re.S | re.M)
     if m:
         current = None
-        for line in m.group(1).splitlines():
-            hit = re.match(r"\s{2,8}(\w+)(?: \(.*?\))?:\s*(.*)", line)
+        lines = m.group(1).splitlines()
+        # entries sit at the section's first indent; deeper lines continue the entry (even when
+        # they start with "word:", as in "(the\n    default: ...")
+        indent = next((len(x) - len(x.lstrip()) for x in lines if x.strip()), 0)
+        for line in lines:
+            hit = re.match(rf" {{{indent}}}(\w+)(?: \(.*?\))?:\s*(.*)", line)
             if hit:
                 current = hit.group(1)
                 helps[current] = hit.group(2)
