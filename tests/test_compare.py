@@ -111,7 +111,8 @@ def test_compare_cli_reduced_grid_resumes(tmp_path):
     assert methods["lora"]["step_time_ratio"] == pytest.approx(1.0)
     assert methods["replay"]["step_time_s"] > 0
     report = (out / "report.html").read_text()
-    assert "class='verdict'" in report and "cuts drift most" in report or "did not drift" in report
+    assert "class='verdict'" in report and ("cuts drift most" in report or "did not drift" in report)
+    assert report.count("<h1>") == 1 and "<h1>AlignGuard compare: organism</h1>" in report
     assert "<img" in report  # the frontier plot
     stamp = (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns
     assert main(args) == 0

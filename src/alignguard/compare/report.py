@@ -72,8 +72,7 @@ def _rows(block: dict) -> list[dict]:
 def write_report(path: Path, results: dict) -> Path:
     """Write the report for ``results`` (see :func:`alignguard.compare.run.run_compare`)."""
     summary = results["summary"]
-    body = [f"<h1>AlignGuard compare: {esc(results['config']['model'])}</h1>",
-            verdict_html(verdict(summary)),
+    body = [verdict_html(verdict(summary)),
             "<p class='note'>Mean ± std over seeds. Drift = aligned-base refusal − fine-tuned "
             "refusal; drift cut = 1 − drift(method) / drift(plain LoRA). Cost ratios are the "
             "method's median step time and training peak memory over plain LoRA's, same seed, "
@@ -87,4 +86,5 @@ def write_report(path: Path, results: dict) -> Path:
         body.append(html_table(_rows(block), caption=f"{scenario}: every method"))
         body.append(figure_img(frontier_figure(scenario, block), alt=f"{scenario} frontier"))
     body.append(f"<p class='note'>{results['n_cells']} cells; config in results.json.</p>")
-    return atomic_write_text(path, page("AlignGuard compare", "\n".join(body)))
+    title = f"AlignGuard compare: {results['config']['model']}"  # page() escapes it
+    return atomic_write_text(path, page(title, "\n".join(body)))
