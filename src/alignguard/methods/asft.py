@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import torch
 
-from alignguard.alignment.prepare import AlignmentArtifacts
-from alignguard.methods.base import Component
-from alignguard.methods.weightspace import AlignmentMatrix, alignment_matrices, perp_energy
+from alignguard.methods.weightspace import DeltaAnchored, perp_energy
 from alignguard.parallel import whole
 
 
-class AnchorPenalty(Component):
+class AnchorPenalty(DeltaAnchored):
     """AsFT's ``lam * sum_l ||(I - C_l) dW_l||_F^2``, logged as ``reg/asft_perp``."""
 
     name = "asft"
@@ -26,23 +24,15 @@ class AnchorPenalty(Component):
     def __init__(self, lam: float, rank: int = 64, form: str = "paper") -> None:
         if not lam >= 0:
             raise ValueError(f"the AsFT weight must be >= 0, got {lam}")
-        self.lam, self.rank, self.form = lam, rank, form
-        self.deltas: dict[str, torch.Tensor] | None = None
-        self.C: dict[str, AlignmentMatrix] = {}
+        super().__init__(rank, form)
+        self.lam = lam
         self.layers: dict[str, torch.nn.Module] = {}
         self.last = 0.0
-
-    def needs(self) -> set[str]:
-        return {"deltas"}
-
-    def prepare(self, artifacts: AlignmentArtifacts) -> None:
-        self.deltas = artifacts.deltas
 
     def before_training(self, model: torch.nn.Module) -> None:
         from alignguard.targets import lora_layers
 
-        self.C = alignment_matrices(model, self.deltas, self.rank, self.form)
-        self.deltas = None
+        super().before_training(model)
         self.layers = lora_layers(model)
 
     def rebind(self, model: torch.nn.Module) -> None:

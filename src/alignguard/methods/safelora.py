@@ -17,9 +17,7 @@ import logging
 
 import torch
 
-from alignguard.alignment.prepare import AlignmentArtifacts
-from alignguard.methods.base import Component
-from alignguard.methods.weightspace import AlignmentMatrix, alignment_matrices, cosine_CdW
+from alignguard.methods.weightspace import DeltaAnchored, cosine_CdW
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,7 @@ def select_layers(similarity: dict[str, float], tau: float, n_lowest: int) -> li
     return sorted(n for n, v in similarity.items() if v < tau)
 
 
-class SafeLoRA(Component):
+class SafeLoRA(DeltaAnchored):
     """Safe LoRA's post-hoc projection ``B <- C B`` on the layers that drifted from ``C``.
 
     Logs (once, after training) ``safelora/projected`` (layers projected),
@@ -41,20 +39,9 @@ class SafeLoRA(Component):
     name = "safelora"
 
     def __init__(self, tau: float, n_lowest: int = 0, rank: int = 64, form: str = "paper") -> None:
-        self.tau, self.n_lowest, self.rank, self.form = tau, n_lowest, rank, form
-        self.deltas: dict[str, torch.Tensor] | None = None
-        self.C: dict[str, AlignmentMatrix] = {}
+        super().__init__(rank, form)
+        self.tau, self.n_lowest = tau, n_lowest
         self.summary: dict[str, float] = {}
-
-    def needs(self) -> set[str]:
-        return {"deltas"}
-
-    def prepare(self, artifacts: AlignmentArtifacts) -> None:
-        self.deltas = artifacts.deltas
-
-    def before_training(self, model: torch.nn.Module) -> None:
-        self.C = alignment_matrices(model, self.deltas, self.rank, self.form)
-        self.deltas = None  # C holds what is needed
 
     @torch.no_grad()
     def after_training(self, model: torch.nn.Module) -> None:

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
+from alignguard.alignment.prepare import AlignmentArtifacts
+from alignguard.methods.base import Component
+
 FORMS = ("paper", "projector")
 
 
@@ -132,3 +135,26 @@ def alignment_matrices(model: torch.nn.Module, deltas: dict[str, torch.Tensor], 
             raise ValueError(f"{name}: delta {tuple(V.shape)} does not match d_out {B.shape[0]}")
         out[name] = AlignmentMatrix.from_delta(V.to(B.device), rank, form)  # SVD on B's device
     return out
+
+
+class DeltaAnchored(Component):
+    """Base of the components built on Safe LoRA's ``C_l`` (``safelora``, ``asft``): they need
+    the alignment deltas ``W_aligned - W_base``, turn them into ``C`` (:func:`alignment_matrices`)
+    once the adapter exists, and drop the deltas (``C`` holds what is needed)."""
+
+    def __init__(self, rank: int, form: str) -> None:
+        self.rank, self.form = rank, form
+        self.deltas: dict[str, torch.Tensor] | None = None
+        self.C: dict[str, AlignmentMatrix] = {}
+
+    def needs(self) -> set[str]:
+        return {"deltas"}
+
+    def prepare(self, artifacts: AlignmentArtifacts) -> None:
+        self.deltas = artifacts.deltas
+
+    def before_training(self, model: torch.nn.Module) -> None:
+        if self.deltas is None:
+            raise RuntimeError(f"{self.name}: prepare() must give the alignment deltas before training")
+        self.C = alignment_matrices(model, self.deltas, self.rank, self.form)
+        self.deltas = None
