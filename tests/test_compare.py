@@ -96,7 +96,7 @@ def test_grid_folder_refuses_other_shared_settings(tmp_path):
         CompareConfig(scenarios=["benign-similar"])
 
 
-def test_compare_cli_reduced_grid_resumes(tmp_path):
+def test_compare_cli_reduced_grid_resumes(tmp_path, capsys):
     """The real command: base + two methods, one seed, a few steps; a second call runs nothing."""
     from alignguard.cli import main
 
@@ -104,6 +104,9 @@ def test_compare_cli_reduced_grid_resumes(tmp_path):
     args = ["compare", "--methods", "lora,replay", "--scenarios", "benign", "--seeds", "1",
             "--steps", "3", "--eval-limit", "3", "--output", str(out), "--train.log-every", "1"]
     assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "[1/3] benign/base" in printed and "min left" in printed  # progress with a rough ETA
+    assert "[3/3]" in printed and "[3/3] benign/replay seed 0: refusal" in printed
     results = json.loads((out / "results.json").read_text())
     assert results["n_cells"] == 3
     methods = results["summary"]["benign"]["methods"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 from alignguard.compare.grid import DEFAULT_METHODS, CompareConfig
@@ -51,14 +52,18 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
                         else (60 if model.startswith("organism") else 300),
                         replay_fraction=replay_fraction, jobs=jobs, output=output, train=base)
 
+    started = time.monotonic()
+
     def progress(k: int, n: int, spec, result: dict | None) -> None:
         what = f"{spec.scenario}/{spec.method}" + ("" if spec.seed is None else f" seed {spec.seed}")
+        left = (time.monotonic() - started) / k * (n - k)  # cells differ in cost: a rough guess
+        eta = f"; ~{left / 60:.0f} min left" if k < n else ""
         if result is None:
-            print(f"[{k}/{n}] {what}: FAILED (see {Path(output) / 'logs'})", flush=True)
+            print(f"[{k}/{n}] {what}: FAILED (see {Path(output) / 'logs'}){eta}", flush=True)
         else:
             m = result["metrics"]
             print(f"[{k}/{n}] {what}: refusal {m['refusal']:.3f} task {m['task']:.3f} "
-                  f"({result['wall_s']:.0f} s)", flush=True)
+                  f"({result['wall_s']:.0f} s{eta})", flush=True)
 
     results = run_compare(cfg, progress, run=run)
     for scenario in results["summary"]:
