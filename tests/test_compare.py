@@ -179,3 +179,25 @@ def test_seed_list_picks_the_seeds(monkeypatch, tmp_path):
     main(["compare", "--methods", "lora", "--seeds", "2", "--no-run",
           "--output", str(tmp_path / "h")])
     assert seen["seeds"] == [0, 1]
+
+
+def test_only_the_base_cell_is_its_own_testbed_reference(monkeypatch, tmp_path):
+    """The aligned model's own cell reuses its evaluation as the reference (generated once); a
+    fine-tuned cell never does (its model is not the reference, whatever its name)."""
+    import alignguard.testbed.evaluate as tb
+    from alignguard.compare.cell import CellSpec, evaluate
+
+    seen = []
+
+    def fake_run_eval(cfg, *, model=None, tokenizer=None, reference_is_model=False, **kw):
+        seen.append((cfg.reference_cache, reference_is_model))
+        est = {"estimate": 0.5}
+        return {"headline": {"refusal": {"model": est}, "over_refusal": {"model": est},
+                             "task_score": {"t": {"model": est}}}, "agreement": {}}
+
+    monkeypatch.setattr(tb, "run_eval", fake_run_eval)
+    for method, seed in (("base", None), ("lora", 0)):
+        spec = CellSpec("control", method, seed, "testbed", 10, str(tmp_path / "cells" / "control" / f"{method}.json"),
+                        model="smollm2-aligned")
+        evaluate("testbed", None, None, "control", 10, spec)
+    assert seen == [(str(tmp_path / "reference-cache"), True), (str(tmp_path / "reference-cache"), False)]

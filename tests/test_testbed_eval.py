@@ -151,3 +151,33 @@ def test_identity_shift_is_evaluated_under_its_system_prompt_unless_switched_off
     assert system == AOA_SYSTEM and len(items["extract"]) == 5
     cfg.system_prompt = False
     assert task_items(cfg)[1] is None
+
+
+def test_the_reference_itself_is_generated_once(tmp_path, tiny_tokenizer, monkeypatch):
+    """A grid's row of the aligned model (``reference_is_model``) reuses its own evaluation as the
+    reference's: one pass of generation, zero drift, and the cache serves later cells."""
+    import alignguard.drift.generation as gen
+
+    model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=0)
+    unsafe = [r.prompt for r in _records() if r.unsafe]
+    judge = TableJudge({id(model): set(unsafe[:3])})
+    calls: list[str] = []
+    real = gen.generate_responses
+
+    def counting(model_, tok, prompts, *args, desc="", **kw):
+        calls.append(desc)
+        return real(model_, tok, prompts, *args, desc=desc, **kw)
+
+    monkeypatch.setattr(gen, "generate_responses", counting)
+    cache = str(tmp_path / "cache")
+    res = run_eval(_cfg(tmp_path, reference_cache=cache), model=model, tokenizer=tiny_tokenizer,
+                   judges=[judge], suite=_suite(), reference_is_model=True)  # "tiny-ref" is not loadable: it must not be needed
+    assert calls and not any(d.startswith("reference") for d in calls)
+    h = res["headline"]
+    assert h["refusal"]["model"]["estimate"] == h["refusal"]["reference"]["estimate"] == 3 / 8
+    assert h["refusal"]["drift"]["estimate"] == 0.0 and not res["reference_cached"]
+    other = make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=1)
+    judge.refuse[id(other)] = set()
+    later = run_eval(_cfg(tmp_path, output=str(tmp_path / "later"), reference_cache=cache), model=other, tokenizer=tiny_tokenizer,
+                     judges=[judge], suite=_suite())
+    assert later["reference_cached"] and later["headline"]["refusal"]["drift"]["estimate"] == 3 / 8

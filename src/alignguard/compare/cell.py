@@ -128,7 +128,7 @@ def _testbed_metrics(model, tokenizer, scenario: str, limit: int | None, spec: C
                      output=str(Path(spec.result).with_suffix("")) + "-eval",
                      n_unsafe=n_unsafe, n_safe=n_safe, n_task=n_task,
                      reference_cache=str(grid / "reference-cache"), seed=0)
-    raw = run_eval(cfg, model=model, tokenizer=tokenizer)
+    raw = run_eval(cfg, model=model, tokenizer=tokenizer, reference_is_model=spec.method == "base")
     head = raw["headline"]
     tasks = [t["model"]["estimate"] for t in head["task_score"].values()]
     return {"refusal": head["refusal"]["model"]["estimate"],

@@ -191,11 +191,14 @@ def compute_reference(cfg: EvalConfig, model, tokenizer, records, tasks, judges,
 
 
 def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=None,
-             reference_tokenizer=None, judges=None, suite=None) -> dict[str, Any]:
+             reference_tokenizer=None, judges=None, suite=None,
+             reference_is_model: bool = False) -> dict[str, Any]:
     """Evaluate ``cfg.model`` (+ adapter) against ``cfg.reference`` on scenario ``cfg.scenario``.
 
     Models are loaded by name unless passed in; ``judges`` / ``suite`` objects replace
-    ``cfg.judges`` / ``cfg.suite`` (tests). The reference comes from the cache
+    ``cfg.judges`` / ``cfg.suite`` (tests). ``reference_is_model``: the model *is* the reference
+    (a grid's row of the aligned model itself), so its evaluation is reused as the reference's
+    instead of generating the same greedy replies twice. The reference comes from the cache
     (:mod:`alignguard.testbed.refcache`) when it holds this evaluation. Inputs (paths, model
     names, suite) are checked before any model loads. Writes ``results.json``, ``config.json``,
     ``records.jsonl`` and ``summary.md`` into ``cfg.output`` (each atomically) and returns the
@@ -214,7 +217,8 @@ def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=Non
     judges = list(judges) if judges is not None else make_judges(cfg.judges, cfg.likelihood and not system)
     key = cache_key(cfg, records, tasks, judges, system)
     reference = load_cached(cfg.reference_cache, key)
-    for name, needed in ((cfg.model, model is None), (cfg.reference, reference is None and reference_model is None)):
+    ref_needed = reference is None and reference_model is None and not reference_is_model
+    for name, needed in ((cfg.model, model is None), (cfg.reference, ref_needed)):
         if needed:
             resolve_model_path(name)  # a one-line error before anything loads
     t0 = time.perf_counter()
@@ -224,8 +228,8 @@ def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=Non
              len(records), {t: len(v) for t, v in tasks.items()})
     evals = {"model": evaluate_one(model, tokenizer, records, tasks, judges, cfg, system, "model")}
     if reference is None:
-        reference = compute_reference(cfg, model, tokenizer, records, tasks, judges, system,
-                                      reference_model, reference_tokenizer)
+        reference = evals["model"] if reference_is_model else compute_reference(
+            cfg, model, tokenizer, records, tasks, judges, system, reference_model, reference_tokenizer)
         store(cfg.reference_cache, key, reference)
         results_cached = False
     else:
