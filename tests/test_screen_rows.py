@@ -1,0 +1,66 @@
+"""``scripts/screen_rows.py``: rows and pooled seed summaries from a grid's stored cells."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def screen_rows():
+    spec = importlib.util.spec_from_file_location("screen_rows", ROOT / "scripts" / "screen_rows.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_cell(grid: Path, method: str, seed: int | None, refuse_unsafe: int, refuse_safe: int,
+                correct: int) -> None:
+    """A cell JSON and its records: 10 unsafe and 10 safe prompts (the aligned reference refuses
+    all unsafe and 2 safe ones) and 10 task items, of which the first ``correct`` are right."""
+    cells = grid / "cells" / "sc"
+    name = "base" if method == "base" else f"{method}-seed{seed}"
+    (cells / f"{name}-eval").mkdir(parents=True)
+    rows = []
+    for label, n_ref, n_model in (("unsafe", 10, refuse_unsafe), ("safe", 2, refuse_safe)):
+        for i in range(10):
+            judged = {"model": i < n_model, "reference": i < n_ref}
+            rows.append({"id": f"{label}{i}", "label": label, **{
+                role: {"response": "x", "degenerate": False, "judges": {"ensemble": judged[role]}}
+                for role in ("model", "reference")}})
+    rows += [{"task": "t", "model": {"correct": i < correct}, "reference": {"correct": False}} for i in range(10)]
+    (cells / f"{name}-eval" / "records.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    est = {"estimate": 0.0, "low": 0.0, "high": 0.0}
+    head = {"refusal": {"model": est, "drift": est}, "over_refusal": {"model": est},
+            "task_score": {"t": {"model": est}}, "degenerate_rate": {"model": est}}
+    metrics = {"refusal": 0.0, "over_refusal": 0.0, "task": 0.0, "degenerate": 0.0, "raw": {"headline": head}}
+    (cells / f"{name}.json").write_text(json.dumps({"scenario": "sc", "method": method, "seed": seed,
+                                                     "metrics": metrics}))
+
+
+def test_pooled_rows_read_the_records_with_prompt_bootstrap_intervals(tmp_path, screen_rows):
+    _write_cell(tmp_path, "base", None, 10, 2, 0)
+    for seed in (0, 1):
+        _write_cell(tmp_path, "lora", seed, 0, 1, 9)  # every refusal lost, task learnt
+        _write_cell(tmp_path, "anchor", seed, 10, 3 + seed, 8)  # holds: a quarter of the drift
+        _write_cell(tmp_path, "weak", seed, 2 + seed, 2, 9)
+    _write_cell(tmp_path, "one-seed", 0, 5, 2, 9)
+    pooled = {p["method"]: p for p in screen_rows.pooled_rows(screen_rows.load_cells([str(tmp_path)]),
+                                                              n_boot=200)}
+    assert set(pooled) == {"anchor", "weak"}  # one seed is not pooled; LoRA is the reference
+    anchor, weak = pooled["anchor"], pooled["weak"]
+    assert anchor["seeds"] == [0, 1] and anchor["drift_cut"]["estimate"] == pytest.approx(1.0)
+    assert weak["drift_cut"]["estimate"] == pytest.approx(0.25)
+    assert anchor["over_refusal_vs_aligned"]["estimate"] == pytest.approx(0.15)
+    assert anchor["task_vs_lora"]["estimate"] == pytest.approx(-0.1)
+    for key in ("drift_cut", "task_vs_lora", "over_refusal_vs_aligned"):
+        x = weak[key]
+        assert x["low"] <= x["estimate"] <= x["high"]
+    assert weak["drift_cut"]["low"] < 0.25 < weak["drift_cut"]["high"]  # 10 prompts: a wide interval
+    assert screen_rows.main([str(tmp_path), "--json", str(tmp_path / "out.json")]) == 0
+    assert [p["method"] for p in json.loads((tmp_path / "out.json").read_text())["pooled"]] == ["anchor", "weak"]
