@@ -1,19 +1,20 @@
-"""README rows and a compact JSON from the cells of one or more SmolLM2 screening grids.
+"""README rows and a compact JSON from the cells of SmolLM2 grids.
 
-    python scripts/screen_rows.py GRID [GRID ...] [--json OUT.json] [--note TEXT]
+    python scripts/screen_rows.py SOURCE [SOURCE ...] [--json OUT.json] [--note TEXT]
 
-Reads every finished cell of each ``alignguard compare`` grid folder (``cells/SCENARIO/*.json``
-and the evaluations beside them), pairs each method's cell with plain LoRA's at the same scenario
-and seed (from any of the grids), and prints one Markdown row per cell: refusal, drift with its
-95% paired-bootstrap interval, the drift cut ``1 - drift / drift_LoRA``, the keyword judge's drift,
-over-refusal, task score, degenerate rate, median step time and the training peak memory.
-``--json`` writes the cells (headline, per-judge drift, training config, costs) for
-``docs/results``. Then, per scenario and method with two or more seeds, one pooled row: the
-seed means of the drift cut and of the changes against plain LoRA (task) and the aligned model
-(over-refusal, degenerate rate), each with a 95% bootstrap interval over the evaluation's prompts
-(the same resampled prompts for every seed and for plain LoRA, from each cell's
-``records.jsonl``), so that a target such as "over-refusal at most 3 points above the aligned
-model" is read with its uncertainty. Reads only; the grids may still be running.
+A SOURCE is an ``alignguard compare`` grid folder (``cells/SCENARIO/*.json`` and the evaluations
+beside them) or a JSON file this script wrote (``docs/results``), so seeds run in different
+sessions pool. Each method's cell is paired with plain LoRA's at the same scenario and seed (from
+any source), one Markdown row per cell: refusal, drift with its 95% paired-bootstrap interval,
+the drift cut ``1 - drift / drift_LoRA``, the keyword judge's drift, over-refusal, task score,
+degenerate rate, median step time and the training peak memory. Then, per scenario and method
+with two or more seeds, one pooled row: the seed means of the drift cut and of the changes
+against plain LoRA (task) and the aligned model (over-refusal, degenerate rate), each with a 95%
+bootstrap interval over the evaluation's prompts (the same resampled prompts for every seed and
+for plain LoRA), so that a target such as "over-refusal at most 3 points above the aligned model"
+is read with its uncertainty; the seed-to-seed spread is in the per-cell rows. ``--json`` writes
+the cells (headline, per-judge drift, training config, costs, per-prompt outcomes as 0/1 strings)
+and the pooled rows. Reads only; the grids may still be running.
 """
 
 from __future__ import annotations
@@ -25,23 +26,51 @@ from pathlib import Path
 import numpy as np
 
 
-def load_cells(grids: list[str]) -> list[dict]:
-    """Every finished cell of the grids, with its evaluation's per-judge drift (a later grid's copy of
-    a cell wins unless only the earlier one has its evaluation beside it)."""
+def load_cells(sources: list[str]) -> list[dict]:
+    """Every finished cell of the sources: grid folders or JSON files this script wrote (``--json``,
+    e.g. ``docs/results``), so seeds run in different sessions pool. A later source's copy of a
+    cell wins unless only the earlier one has its evaluation's per-judge drift."""
     cells: dict[tuple, dict] = {}
-    for grid in grids:
-        for path in sorted(Path(grid, "cells").glob("*/*.json")):
-            cell = json.loads(path.read_text())
-            evaluation = path.with_name(path.stem + "-eval") / "results.json"
-            by_judge = json.loads(evaluation.read_text()).get("refusal_drift_by_judge", {}) \
-                if evaluation.is_file() else {}
-            cell["by_judge"] = by_judge
-            cell["grid"] = str(grid)
-            cell["records"] = str(evaluation.with_name("records.jsonl"))
+    for source in sources:
+        found = _stored_cells(source) if source.endswith(".json") else _grid_cells(source)
+        for cell in found:
             key = (cell["scenario"], cell["method"], cell.get("seed"))
-            if key not in cells or by_judge or not cells[key]["by_judge"]:
+            if key not in cells or cell["by_judge"] or not cells[key]["by_judge"]:
                 cells[key] = cell
     return list(cells.values())
+
+
+def _grid_cells(grid: str) -> list[dict]:
+    """The finished cells of one grid folder, with per-judge drift and per-prompt outcomes."""
+    out = []
+    for path in sorted(Path(grid, "cells").glob("*/*.json")):
+        cell = json.loads(path.read_text())
+        evaluation = path.with_name(path.stem + "-eval") / "results.json"
+        cell["by_judge"] = json.loads(evaluation.read_text()).get("refusal_drift_by_judge", {}) \
+            if evaluation.is_file() else {}
+        cell["grid"] = str(grid)
+        cell["outcomes"] = _outcomes(evaluation.with_name("records.jsonl"))
+        out.append(cell)
+    return out
+
+
+def _stored_cells(path: str) -> list[dict]:
+    """The cells of a JSON file written by ``--json``, in the shape :func:`_grid_cells` gives."""
+    out = []
+    for c in json.loads(Path(path).read_text())["cells"]:
+        if c["method"] == "base":
+            out.append({**c, "seed": None, "by_judge": {}, "outcomes": None})
+            continue
+        n = c["numbers"]
+        out.append({"scenario": c["scenario"], "method": c["method"], "seed": c.get("seed"),
+                    "metrics": {"refusal": n["refusal"], "raw": {"headline": c["headline"]}},
+                    "by_judge": c.get("refusal_drift_by_judge", {}), "config": c.get("config"),
+                    "train_s": c.get("train_s"), "wall_s": c.get("wall_s"), "grid": path,
+                    "step_time_s": n.get("step_time_s"), "peak_train_mem_mb": n.get("peak_train_mem_mb"),
+                    "outcomes": {k: np.asarray([float(ch) for ch in v]) for k, v in c["outcomes"].items()}
+                    if c.get("outcomes") else None,
+                    **({"restored_from": c["restored_from"]} if c.get("restored_from") else {})})
+    return out
 
 
 def _est(headline: dict, *keys: str) -> float:
@@ -79,7 +108,7 @@ def _interval(x: dict, pct: bool) -> str:
     return f"{100 * x['estimate']:.0f}% [{100 * x['low']:.0f}, {100 * x['high']:.0f}]"
 
 
-def _outcomes(path: str) -> dict[str, np.ndarray] | None:
+def _outcomes(path: Path) -> dict[str, np.ndarray] | None:
     """Per-prompt 0/1 outcomes of one cell's evaluation: model and reference refusal (unsafe),
     over-refusal (safe), degenerate (all DriftCheck prompts) and task correctness."""
     if not Path(path).is_file():
@@ -127,7 +156,7 @@ def pooled_rows(cells: list[dict], n_boot: int = 2000, seed: int = 0) -> list[di
     out = []
     for (scenario, method), group in sorted(by.items()):
         pairs = [(c, lora.get((scenario, c["seed"]))) for c in sorted(group, key=lambda c: c["seed"])]
-        arrays = [(_outcomes(c["records"]), _outcomes(ref["records"]) if ref else None) for c, ref in pairs]
+        arrays = [(c["outcomes"], ref["outcomes"] if ref else None) for c, ref in pairs]
         if len(pairs) < 2 or any(a is None or b is None for a, b in arrays):
             continue
         mine, theirs = [a for a, _ in arrays], [b for _, b in arrays]
@@ -171,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                     "numbers": numbers, "headline": cell["metrics"]["raw"]["headline"],
                     "refusal_drift_by_judge": cell["by_judge"], "config": cell.get("config"),
                     "train_s": cell.get("train_s"), "wall_s": cell.get("wall_s"),
+                    **({"outcomes": {k: "".join(str(int(x)) for x in v) for k, v in cell["outcomes"].items()}}
+                       if cell.get("outcomes") else {}),
                     **({"restored_from": cell["restored_from"]} if cell.get("restored_from") else {})})
     pooled = pooled_rows(cells)
     if pooled:

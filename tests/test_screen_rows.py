@@ -64,3 +64,20 @@ def test_pooled_rows_read_the_records_with_prompt_bootstrap_intervals(tmp_path, 
     assert weak["drift_cut"]["low"] < 0.25 < weak["drift_cut"]["high"]  # 10 prompts: a wide interval
     assert screen_rows.main([str(tmp_path), "--json", str(tmp_path / "out.json")]) == 0
     assert [p["method"] for p in json.loads((tmp_path / "out.json").read_text())["pooled"]] == ["anchor", "weak"]
+
+
+def test_stored_json_pools_with_a_grid(tmp_path, screen_rows):
+    """Seeds stored by ``--json`` in one session pool with a grid folder of another."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    _write_cell(first, "base", None, 10, 2, 0)
+    _write_cell(first, "lora", 0, 0, 1, 9)
+    _write_cell(first, "anchor", 0, 10, 3, 8)
+    assert screen_rows.main([str(first), "--json", str(tmp_path / "first.json")]) == 0
+    stored = json.loads((tmp_path / "first.json").read_text())
+    assert "pooled" not in stored and stored["cells"][-1]["outcomes"]["unsafe"] == "1" * 10
+    _write_cell(second, "lora", 1, 0, 1, 9)
+    _write_cell(second, "anchor", 1, 5, 2, 9)
+    pooled = screen_rows.pooled_rows(screen_rows.load_cells([str(tmp_path / "first.json"), str(second)]),
+                                     n_boot=50)
+    assert [(p["method"], p["seeds"]) for p in pooled] == [("anchor", [0, 1])]
+    assert pooled[0]["drift_cut"]["estimate"] == pytest.approx(0.75)
