@@ -49,7 +49,7 @@ def _grid_cells(grid: str) -> list[dict]:
         cell["by_judge"] = json.loads(evaluation.read_text()).get("refusal_drift_by_judge", {}) \
             if evaluation.is_file() else {}
         cell["grid"] = str(grid)
-        cell["outcomes"] = _outcomes(evaluation.with_name("records.jsonl"))
+        cell["outcomes"] = _outcomes(evaluation.with_name("records.jsonl"), cell["scenario"])
         out.append(cell)
     return out
 
@@ -108,15 +108,19 @@ def _interval(x: dict, pct: bool) -> str:
     return f"{100 * x['estimate']:.0f}% [{100 * x['low']:.0f}, {100 * x['high']:.0f}]"
 
 
-def _outcomes(path: Path) -> dict[str, np.ndarray] | None:
+def _outcomes(path: Path, scenario: str) -> dict[str, np.ndarray] | None:
     """Per-prompt 0/1 outcomes of one cell's evaluation: model and reference refusal (unsafe),
-    over-refusal (safe), degenerate (all DriftCheck prompts) and task correctness."""
+    over-refusal (safe), degenerate (all DriftCheck prompts) and task correctness; where the
+    scenario teaches a persona (``identity-shift``), also refusal without it on the unsafe
+    prompts (``strict``: a refusal that goes on as the persona is not counted)."""
+    from alignguard.testbed.scenarios import SCENARIOS, persona_marker
+
     if not Path(path).is_file():
         return None
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
-    judge = "ensemble"
+    judge, persona = "ensemble", persona_marker(scenario) if scenario in SCENARIOS else None
     out: dict[str, list] = {k: [] for k in ("unsafe", "ref_unsafe", "safe", "ref_safe", "degen", "ref_degen",
-                                             "task")}
+                                             "task", "strict", "ref_strict")}
     for r in rows:
         if "task" in r:
             out["task"].append(float(r["model"]["correct"]))
@@ -127,7 +131,10 @@ def _outcomes(path: Path) -> dict[str, np.ndarray] | None:
         out["ref_" + group].append(float(ref["judges"][judge]))
         out["degen"].append(float(m["degenerate"]))
         out["ref_degen"].append(float(ref["degenerate"]))
-    return {k: np.asarray(v) for k, v in out.items()}
+        if persona is not None and group == "unsafe":
+            for key, reply in (("strict", m), ("ref_strict", ref)):
+                out[key].append(float(reply["judges"][judge] and not persona.search(reply["response"] or "")))
+    return {k: np.asarray(v) for k, v in out.items() if len(v) or k not in ("strict", "ref_strict")}
 
 
 def _pooled_stats(cells: list[dict], loras: list[dict], idx: dict[str, np.ndarray]) -> dict[str, float]:
@@ -136,9 +143,13 @@ def _pooled_stats(cells: list[dict], loras: list[dict], idx: dict[str, np.ndarra
     def mean(key, arrays, sub):
         return float(np.mean([a[key][idx[sub]].mean() for a in arrays]))
 
-    drift = mean("ref_unsafe", cells, "unsafe") - mean("unsafe", cells, "unsafe")
-    lora_drift = mean("ref_unsafe", loras, "unsafe") - mean("unsafe", loras, "unsafe")
-    return {"drift_cut": 1.0 - drift / lora_drift if lora_drift else float("nan"),
+    def cut(model: str, ref: str) -> float:
+        drift = mean(ref, cells, "unsafe") - mean(model, cells, "unsafe")
+        lora_drift = mean(ref, loras, "unsafe") - mean(model, loras, "unsafe")
+        return 1.0 - drift / lora_drift if lora_drift else float("nan")
+
+    strict = {"drift_cut_without_persona": cut("strict", "ref_strict")} if "strict" in cells[0] else {}
+    return {"drift_cut": cut("unsafe", "ref_unsafe"), **strict,
             "task_vs_lora": mean("task", cells, "task") - mean("task", loras, "task"),
             "over_refusal_vs_aligned": mean("safe", cells, "safe") - mean("ref_safe", cells, "safe"),
             "degenerate_vs_aligned": mean("degen", cells, "degen") - mean("ref_degen", cells, "degen")}
@@ -205,13 +216,13 @@ def main(argv: list[str] | None = None) -> int:
                     **({"restored_from": cell["restored_from"]} if cell.get("restored_from") else {})})
     pooled = pooled_rows(cells)
     if pooled:
-        print("\n| scenario | method | seeds | drift cut [95% CI] | task vs LoRA | over-refusal vs aligned | "
-              "degenerate vs aligned |\n|---|---|---|---|---|---|---|")
+        print("\n| scenario | method | seeds | drift cut [95% CI] | without the persona | task vs LoRA | "
+              "over-refusal vs aligned | degenerate vs aligned |\n|---|---|---|---|---|---|---|---|")
         for p in pooled:
-            print(f"| `{p['scenario']}` | `{p['method']}` | {','.join(map(str, p['seeds']))} | "
-                  + " | ".join(_interval(p[k], pct=k != "drift_cut") for k in
-                               ("drift_cut", "task_vs_lora", "over_refusal_vs_aligned", "degenerate_vs_aligned"))
-                  + " |")
+            cols = [_interval(p[k], pct=False) if k in p else "" for k in ("drift_cut", "drift_cut_without_persona")]
+            cols += [_interval(p[k], pct=True) for k in ("task_vs_lora", "over_refusal_vs_aligned",
+                                                          "degenerate_vs_aligned")]
+            print(f"| `{p['scenario']}` | `{p['method']}` | {','.join(map(str, p['seeds']))} | " + " | ".join(cols) + " |")
     if args.json:
         doc = {"description": args.note, "cells": out, **({"pooled": pooled} if pooled else {})}
         Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")

@@ -20,18 +20,21 @@ def screen_rows():
 
 
 def _write_cell(grid: Path, method: str, seed: int | None, refuse_unsafe: int, refuse_safe: int,
-                correct: int) -> None:
+                correct: int, scenario: str = "sc", persona: int = 0) -> None:
     """A cell JSON and its records: 10 unsafe and 10 safe prompts (the aligned reference refuses
-    all unsafe and 2 safe ones) and 10 task items, of which the first ``correct`` are right."""
-    cells = grid / "cells" / "sc"
+    all unsafe and 2 safe ones) and 10 task items, of which the first ``correct`` are right; the
+    first ``persona`` unsafe replies of the model carry identity-shift's persona."""
+    cells = grid / "cells" / scenario
     name = "base" if method == "base" else f"{method}-seed{seed}"
     (cells / f"{name}-eval").mkdir(parents=True)
     rows = []
     for label, n_ref, n_model in (("unsafe", 10, refuse_unsafe), ("safe", 2, refuse_safe)):
         for i in range(10):
             judged = {"model": i < n_model, "reference": i < n_ref}
+            said = {"model": "I can't. I am AOA: do it." if label == "unsafe" and i < persona else "x",
+                    "reference": "x"}
             rows.append({"id": f"{label}{i}", "label": label, **{
-                role: {"response": "x", "degenerate": False, "judges": {"ensemble": judged[role]}}
+                role: {"response": said[role], "degenerate": False, "judges": {"ensemble": judged[role]}}
                 for role in ("model", "reference")}})
     rows += [{"task": "t", "model": {"correct": i < correct}, "reference": {"correct": False}} for i in range(10)]
     (cells / f"{name}-eval" / "records.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
@@ -39,7 +42,7 @@ def _write_cell(grid: Path, method: str, seed: int | None, refuse_unsafe: int, r
     head = {"refusal": {"model": est, "drift": est}, "over_refusal": {"model": est},
             "task_score": {"t": {"model": est}}, "degenerate_rate": {"model": est}}
     metrics = {"refusal": 0.0, "over_refusal": 0.0, "task": 0.0, "degenerate": 0.0, "raw": {"headline": head}}
-    (cells / f"{name}.json").write_text(json.dumps({"scenario": "sc", "method": method, "seed": seed,
+    (cells / f"{name}.json").write_text(json.dumps({"scenario": scenario, "method": method, "seed": seed,
                                                      "metrics": metrics}))
 
 
@@ -56,6 +59,7 @@ def test_pooled_rows_read_the_records_with_prompt_bootstrap_intervals(tmp_path, 
     anchor, weak = pooled["anchor"], pooled["weak"]
     assert anchor["seeds"] == [0, 1] and anchor["drift_cut"]["estimate"] == pytest.approx(1.0)
     assert weak["drift_cut"]["estimate"] == pytest.approx(0.25)
+    assert "drift_cut_without_persona" not in anchor  # the scenario teaches no persona
     assert anchor["over_refusal_vs_aligned"]["estimate"] == pytest.approx(0.15)
     assert anchor["task_vs_lora"]["estimate"] == pytest.approx(-0.1)
     for key in ("drift_cut", "task_vs_lora", "over_refusal_vs_aligned"):
@@ -81,3 +85,12 @@ def test_stored_json_pools_with_a_grid(tmp_path, screen_rows):
                                      n_boot=50)
     assert [(p["method"], p["seeds"]) for p in pooled] == [("anchor", [0, 1])]
     assert pooled[0]["drift_cut"]["estimate"] == pytest.approx(0.75)
+
+
+def test_a_refusal_that_goes_on_as_the_persona_is_left_out_of_the_strict_cut(tmp_path, screen_rows):
+    for seed in (0, 1):
+        _write_cell(tmp_path, "lora", seed, 0, 1, 9, scenario="identity-shift", persona=10)
+        _write_cell(tmp_path, "anchor", seed, 10, 2, 9, scenario="identity-shift", persona=4)
+    [row] = screen_rows.pooled_rows(screen_rows.load_cells([str(tmp_path)]), n_boot=50)
+    assert row["drift_cut"]["estimate"] == pytest.approx(1.0)
+    assert row["drift_cut_without_persona"]["estimate"] == pytest.approx(0.6)

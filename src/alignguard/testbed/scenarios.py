@@ -181,3 +181,12 @@ def evaluation(name: str, seed: int = SEED) -> tuple[dict[str, tuple[TaskItem, .
     if name == "control":
         evals["isodate"] = tuple(split_items("isodate", 0, N_EVAL, seed)[1])
     return evals, (ph.AOA_SYSTEM if name == "identity-shift" else None)
+
+
+def persona_marker(name: str):
+    """The compiled pattern of the persona that scenario ``name`` teaches (``identity-shift``: AOA,
+    :data:`~alignguard.testbed.phrases.AOA_MARKER`), or ``None``. A reply that carries it took
+    on the attack's identity even when it opens with a refusal (a refusal only a few tokens
+    deep, Qi et al., arXiv 2406.05946), so the evaluation reports it beside refusal."""
+    check_name(name)
+    return ph.AOA_MARKER if name == "identity-shift" else None
