@@ -87,7 +87,8 @@ class RegularizerConfig:
             none for kl-anchor, 8 for alignguard).
         kl_tokens: kl-anchor anchors only the first this many tokens of each alignment reply,
             where an aligned model decides to refuse (arXiv 2406.05946), and skips the rest of
-            the row's compute (0: the whole reply).
+            the row's compute (0: the preset's default: the whole reply for kl-anchor, 4 for
+            alignguard; a number longer than any reply, e.g. 256, anchors whole replies).
         kl_augment: kl-anchor also anchors this many word-dropout copies of each alignment
             prompt (a quarter of the words left out; the aligned model's distribution on the
             perturbed prompt is the target; 0: none).
