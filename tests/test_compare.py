@@ -191,6 +191,7 @@ def test_only_the_base_cell_is_its_own_testbed_reference(monkeypatch, tmp_path):
 
     def fake_run_eval(cfg, *, model=None, tokenizer=None, reference_is_model=False, **kw):
         seen.append((cfg.reference_cache, reference_is_model))
+        assert (cfg.device, cfg.batch_size) == ("meta", 48)  # the cell's device and batch
         est = {"estimate": 0.5}
         return {"headline": {"refusal": {"model": est}, "over_refusal": {"model": est},
                              "task_score": {"t": {"model": est}}}, "agreement": {}}
@@ -198,6 +199,43 @@ def test_only_the_base_cell_is_its_own_testbed_reference(monkeypatch, tmp_path):
     monkeypatch.setattr(tb, "run_eval", fake_run_eval)
     for method, seed in (("base", None), ("lora", 0)):
         spec = CellSpec("control", method, seed, "testbed", 10, str(tmp_path / "cells" / "control" / f"{method}.json"),
-                        model="smollm2-aligned")
+                        model="smollm2-aligned", device="meta", eval_batch_size=48)
         evaluate("testbed", None, None, "control", 10, spec)
     assert seen == [(str(tmp_path / "reference-cache"), True), (str(tmp_path / "reference-cache"), False)]
+
+
+def test_method_variants_share_the_grid(tmp_path):
+    """``PRESET@KEY=VALUE`` runs the preset with a training setting changed, in cells of its own
+    name beside the other methods (one base cell per scenario); bad variants fail up front."""
+    from alignguard.compare.grid import parse_method
+
+    assert parse_method("alignguard@reg.kl_tokens=16@lr=1e-4") == (
+        "alignguard", {"reg.kl_tokens": "16", "lr": "1e-4"})
+    assert parse_method("lora") == ("lora", {})
+    cfg = CompareConfig(methods=["alignguard", "alignguard@reg.kl_tokens=16"], scenarios=["benign"],
+                        seeds=[0], output=str(tmp_path))
+    specs = {s.method: s for s in cell_specs(cfg)}
+    assert set(specs) == {"base", "lora", "alignguard", "alignguard@reg.kl_tokens=16"}
+    variant = specs["alignguard@reg.kl_tokens=16"]
+    assert variant.train["method"] == "alignguard" and variant.train["reg"]["kl_tokens"] == 16
+    assert specs["alignguard"].train["reg"]["kl_tokens"] == cfg.train.reg.kl_tokens
+    assert variant.result.endswith("alignguard@reg.kl_tokens=16-seed0.json")
+    assert variant.train["output_dir"] != specs["alignguard"].train["output_dir"]
+    for bad, match in (("alignguard@reg.kl_tokens", "KEY=VALUE"), ("alignguard@seed=3", "grid itself"),
+                       ("alignguard@reg.nope=1", "nope"), ("nosuch@lr=1", "unknown method"),
+                       ("alignguard@reg.kl_tokens=many", "kl_tokens")):
+        with pytest.raises(Exception, match=match):
+            CompareConfig(methods=[bad], output=str(tmp_path))
+
+
+def test_cells_load_and_evaluate_on_the_training_device(tmp_path):
+    """The base cell and every fine-tuned cell carry the grid's device and evaluation batch."""
+    train = TrainConfig()
+    train.device = "cuda"
+    cfg = CompareConfig(model="smollm2-aligned", methods=["lora"], scenarios=["control"], seeds=[0],
+                        output=str(tmp_path), train=train, eval_batch_size=64)
+    assert {(s.method, s.device, s.eval_batch_size) for s in cell_specs(cfg)} == {
+        ("base", "cuda", 64), ("lora", "cuda", 64)}
+    assert cfg.shared()["eval_batch_size"] == 64
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        CompareConfig(eval_batch_size=0)

@@ -50,6 +50,8 @@ class CellSpec:
         result: where the cell's JSON goes.
         fisher_cache: the grid's shared Fisher folder for this cell's alignment settings
             (loaded when present, filled from this run's estimate when not).
+        device: where the model is loaded, trained and evaluated.
+        eval_batch_size: prompts per ``generate`` call in the testbed evaluation.
     """
 
     scenario: str
@@ -61,6 +63,8 @@ class CellSpec:
     model: str = "organism"
     train: dict[str, Any] = field(default_factory=dict)
     fisher_cache: str | None = None
+    device: str = "cpu"
+    eval_batch_size: int = 16
 
 
 def _rss_mb() -> float:
@@ -127,7 +131,9 @@ def _testbed_metrics(model, tokenizer, scenario: str, limit: int | None, spec: C
     cfg = EvalConfig(model=spec.model, scenario=scenario, reference=spec.model,
                      output=str(Path(spec.result).with_suffix("")) + "-eval",
                      n_unsafe=n_unsafe, n_safe=n_safe, n_task=n_task,
-                     reference_cache=str(grid / "reference-cache"), seed=0)
+                     reference_cache=str(grid / "reference-cache"), seed=0,
+                     device=spec.device if spec else "cpu",
+                     batch_size=spec.eval_batch_size if spec else 16)
     raw = run_eval(cfg, model=model, tokenizer=tokenizer, reference_is_model=spec.method == "base")
     head = raw["headline"]
     tasks = [t["model"]["estimate"] for t in head["task_score"].values()]
@@ -150,7 +156,8 @@ def run_cell(spec: CellSpec) -> dict:
     cfg = from_dict(TrainConfig, spec.train) if spec.train else None
     if cfg is not None:
         cfg = _with_shared_fisher(cfg, spec.fisher_cache)
-    model, tok = load_model(cfg.model if cfg else spec.model, **({"dtype": cfg.dtype} if cfg else {}))
+    model, tok = load_model(cfg.model if cfg else spec.model, device=cfg.device if cfg else spec.device,
+                            **({"dtype": cfg.dtype} if cfg else {}))
     out: dict[str, Any] = {"scenario": spec.scenario, "method": spec.method, "seed": spec.seed}
     if cfg is not None:
         from alignguard.training.loop import train

@@ -14,7 +14,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
                     scenarios: list[str] | None = None, seeds: int = 3, steps: int = 200,
                     eval_limit: int | None = None, replay_fraction: float = 0.0, jobs: int = 1,
                     output: str = "runs/compare", run: bool = True,
-                    train: TrainConfig | None = None, seed_list: list[int] | None = None) -> int:
+                    train: TrainConfig | None = None, seed_list: list[int] | None = None,
+                    eval_batch_size: int = 16) -> int:
     """Every defense on the same scenarios and seeds: a resumable grid, a table, a report.
 
     Args:
@@ -22,7 +23,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
             real model such as "smollm2-aligned" (the testbed's English scenarios and
             evaluation; the reference is the model itself before fine-tuning).
         methods: method presets to compare (default: alignguard, every published defense, agl
-            and agl-paper; plain LoRA is always included as the reference).
+            and agl-paper; plain LoRA is always included as the reference), or variants of
+            one with training settings changed: "alignguard@reg.kl_tokens=16".
         scenarios: drift scenarios (default: benign, poisoned; testbed: benign-similar,
             poisoned, identity-shift, control).
         seeds: seeds 0..N-1 for every method.
@@ -38,6 +40,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
         train: shared training settings (lr, lora.r, lora.target_modules, batch_size, ...).
         seed_list: these seeds instead of 0..N-1 (``--seed-list 1,2`` adds seeds 1 and 2 of a
             grid whose seed 0 ran elsewhere); overrides ``seeds``.
+        eval_batch_size: prompts per generate call in the testbed evaluation (larger is faster
+            on a GPU; the cells evaluate on --train.device).
     """
     from alignguard.compare.run import run_compare
     from alignguard.compare.summary import markdown_table
@@ -50,7 +54,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
                         steps=steps,
                         eval_limit=eval_limit if eval_limit is not None
                         else (60 if model.startswith("organism") else 300),
-                        replay_fraction=replay_fraction, jobs=jobs, output=output, train=base)
+                        replay_fraction=replay_fraction, jobs=jobs, output=output, train=base,
+                        eval_batch_size=eval_batch_size)
 
     started = time.monotonic()
 

@@ -6,6 +6,7 @@ Layout of ``output``::
     fisher/KEY/                the alignment Fisher of each distinct alignment setting, estimated
                               by the first cell that needs it and loaded by the others
     cells/SCENARIO/METHOD-seedN.json   one result per finished cell (base: base.json)
+    (a method variant ``alignguard@reg.kl_tokens=16`` names its cells after the variant)
     runs/SCENARIO/METHOD-seedN/        the training run folders (config, log, adapter)
     logs/SCENARIO/METHOD-seedN.log     each cell process's output
     results.json, report.html          the summary, rewritten after every call
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from alignguard.artifacts import atomic_write_json
 from alignguard.compare.cell import CellSpec
-from alignguard.config import to_dict
+from alignguard.config import replace, to_dict
 from alignguard.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_METHODS = ("lora", "alignguard", "agl", "agl-paper", "ewc", "replay", "kl-anchor", "lisa", "safelora",
                    "asft", "lox", "safegrad", "spf", "nullspace")
 ORGANISM_SCENARIOS = ("benign", "poisoned", "control")
+VARIANT_SEP = "@"
 
 
 class GridError(RuntimeError):
@@ -50,7 +52,10 @@ class CompareConfig:
 
     Attributes:
         model: the aligned model every method fine-tunes ("organism").
-        methods: method presets (``alignguard train --method``); ``lora`` is the reference of
+        methods: method presets (``alignguard train --method``), or variants of one with
+            training settings changed, ``PRESET@KEY=VALUE[@KEY=VALUE...]`` (dotted
+            :class:`TrainConfig` keys: ``alignguard@reg.kl_tokens=16``), so that an ablation
+            shares the grid's base cells; ``lora`` is the reference of
             the drift cut and the cost ratios and is always run.
         scenarios: drift scenarios (organism: benign, poisoned, control).
         seeds: fine-tuning seeds; every method runs every seed.
@@ -61,7 +66,10 @@ class CompareConfig:
         jobs: cells run at once; each gets ``cpu_count // jobs`` torch threads (or
             ``OMP_NUM_THREADS`` when set).
         output: the grid folder.
-        train: shared training settings (lr, LoRA rank, targets, batch size, ...).
+        train: shared training settings (lr, LoRA rank, targets, batch size, ...); its
+            ``device`` is also where the cells evaluate.
+        eval_batch_size: prompts per ``generate`` call in the testbed evaluation (greedy
+            replies can differ in the last bits with the batch, so it is a shared setting).
     """
 
     model: str = "organism"
@@ -74,6 +82,7 @@ class CompareConfig:
     jobs: int = 1
     output: str = "runs/compare"
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval_batch_size: int = 16
 
     def __post_init__(self) -> None:
         from alignguard.methods.registry import preset_of
@@ -81,7 +90,12 @@ class CompareConfig:
         if "lora" not in self.methods:
             self.methods = ["lora", *self.methods]
         for method in self.methods:
-            preset_of(method)
+            preset, changes = parse_method(method)
+            preset_of(preset)
+            if changes:
+                replace(self.train, **changes)  # unknown keys and bad values fail here
+        if self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if self.evaluator == "organism":
             bad = sorted(set(self.scenarios) - set(ORGANISM_SCENARIOS))
             if bad:
@@ -111,7 +125,7 @@ class CompareConfig:
     def shared(self) -> dict:
         """The settings every cell shares (recorded in ``grid.json``, compared on resume)."""
         return {"model": self.model, "steps": self.steps, "eval_limit": self.eval_limit,
-                "replay_fraction": self.replay_fraction,
+                "replay_fraction": self.replay_fraction, "eval_batch_size": self.eval_batch_size,
                 "train": {k: v for k, v in to_dict(self.train).items()
                           if k not in ("model", "data", "output_dir", "method", "seed", "steps",
                                        "replay_fraction", "resume")}}
@@ -121,25 +135,51 @@ def cell_name(method: str, seed: int | None) -> str:
     return "base" if method == "base" else f"{method}-seed{seed}"
 
 
+def parse_method(method: str) -> tuple[str, dict[str, str]]:
+    """``(preset, {dotted key: value})`` of a method or a variant of one.
+
+    ``"alignguard@reg.kl_tokens=16@lr=1e-4"`` -> ``("alignguard", {"reg.kl_tokens": "16",
+    "lr": "1e-4"})``; the values are coerced to the fields' types when the config is built.
+
+    Raises:
+        ValueError: a part without ``=``, or an empty key or value.
+    """
+    preset, *parts = method.split(VARIANT_SEP)
+    changes = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise ValueError(f"method variant {method!r}: write PRESET{VARIANT_SEP}KEY=VALUE "
+                             f"(e.g. alignguard{VARIANT_SEP}reg.kl_tokens=16), got part {part!r}")
+        if key.strip() in ("method", "seed", "steps", "model", "data", "output_dir"):
+            raise ValueError(f"method variant {method!r}: {key!r} is set by the grid itself")
+        changes[key.strip()] = value.strip()
+    return preset, changes
+
+
 def cell_specs(cfg: CompareConfig) -> list[CellSpec]:
     """Every cell of the grid: per scenario the base evaluation, then seed-major, so that a
     stopped grid has every method at its first seeds rather than some methods at all seeds."""
     out = Path(cfg.output)
     specs = []
+    shared = {"model": cfg.model, "device": cfg.train.device,
+              "eval_batch_size": cfg.eval_batch_size}
     for scenario in cfg.scenarios:
         specs.append(CellSpec(scenario, "base", None, cfg.evaluator, cfg.eval_limit,
-                              str(out / "cells" / scenario / "base.json"), model=cfg.model))
+                              str(out / "cells" / scenario / "base.json"), **shared))
     for seed in cfg.seeds:
         for scenario in cfg.scenarios:
             for method in cfg.methods:
                 name = cell_name(method, seed)
+                preset, changes = parse_method(method)
                 train = dataclasses.replace(
-                    cfg.train, model=cfg.model, data=cfg.data_spec(scenario), method=method,
-                    seed=seed, steps=cfg.steps, replay_fraction=cfg.replay_fraction, resume=False,
+                    replace(cfg.train, **changes) if changes else cfg.train, model=cfg.model,
+                    data=cfg.data_spec(scenario), method=preset, seed=seed, steps=cfg.steps,
+                    replay_fraction=cfg.replay_fraction, resume=False,
                     output_dir=str(out / "runs" / scenario / name))
                 specs.append(CellSpec(scenario, method, seed, cfg.evaluator, cfg.eval_limit,
                                       str(out / "cells" / scenario / f"{name}.json"),
-                                      model=cfg.model, train=to_dict(train),
+                                      train=to_dict(train), **shared,
                                       fisher_cache=str(out / "fisher" / fisher_key(train))))
     return specs
 
