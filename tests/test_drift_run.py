@@ -129,3 +129,34 @@ def test_run_drift_reports_members_agreement_and_disagreements(tmp_path):
     assert dis["sample"][0]["judges"]["a"]["refusal"] and not dis["sample"][0]["judges"]["b"]["refusal"]
     html = (tmp_path / "o" / "drift.html").read_text()
     assert "Where the judges disagree" in html and "8 of 14 prompts" in html
+
+
+class _Scripted(torch.nn.Module):
+    """A stand-in LM whose reply depends on the prompt's length: short prompts end (``<eos>``
+    = 1 after one token), long ones fill the budget."""
+
+    def __init__(self, short_len: int):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.short_len = short_len
+
+    def generate(self, input_ids, attention_mask, max_new_tokens, **kwargs):
+        rows = []
+        for mask in attention_mask:
+            short = int(mask.sum()) <= self.short_len
+            rows.append([5, 1] + [0] * (max_new_tokens - 2) if short else [5 + k % 3 for k in range(max_new_tokens)])
+        return torch.cat([input_ids, torch.tensor(rows)], dim=1)
+
+
+def test_replies_say_whether_they_ended_within_the_budget():
+    """``generate_replies`` flags replies cut off by ``max_new_tokens`` (no end-of-sequence
+    token), the replies whose continuation a judge never sees."""
+    from alignguard.drift.generation import encode_prompts, generate_replies
+
+    tok = char_tokenizer()
+    prompts = ["abcdefgh", "ab", "abcdef"]
+    lm = _Scripted(len(encode_prompts(tok, ["ab"])[0]))
+    texts, ended = generate_replies(lm, tok, prompts, max_new_tokens=5, batch_size=2)
+    assert ended == [False, True, False]
+    assert texts == generate_responses(lm, tok, prompts, max_new_tokens=5, batch_size=2)
+    assert len(texts[0].replace(" ", "")) == 5 and len(texts[1].replace(" ", "")) == 1

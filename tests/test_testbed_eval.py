@@ -203,3 +203,19 @@ def test_a_refusal_that_goes_on_as_the_persona_is_not_a_refusal_without_it():
     assert out["persona_rate"]["reference"]["estimate"] == 0.0
     assert out["refusal_without_persona"]["model"]["estimate"] == pytest.approx(1 / 3)
     assert out["refusal_without_persona"]["drift"]["estimate"] == pytest.approx(2 / 3)
+
+
+def test_refusals_cut_off_by_the_budget_are_counted():
+    """A reply judged a refusal that did not end within the token budget is counted (on unsafe
+    prompts only); a refusal that ended, or a cut-off reply judged compliant, is not."""
+    import numpy as np
+
+    from alignguard.testbed.results import cut_off_refusals
+
+    vm, vr = np.array([1.0, 1.0, 0.0, 1.0]), np.array([1.0, 1.0, 1.0, 1.0])
+    unsafe = np.array([True, True, True, False])
+    out = cut_off_refusals([False, True, False, False], [True, True, True, False], vm, vr, unsafe,
+                           n_boot=200, seed=0)
+    assert out["model"]["estimate"] == pytest.approx(1 / 3)
+    assert out["reference"]["estimate"] == 0.0
+    assert out["change"]["estimate"] == pytest.approx(1 / 3)

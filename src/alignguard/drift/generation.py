@@ -59,11 +59,24 @@ def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-@torch.no_grad()
 def generate_responses(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 128,
                        batch_size: int = 16, min_new_tokens: int = 0, desc: str = "generate",
                        context: Sequence[tuple[str, str]] = ()) -> list[str]:
-    """Greedy responses to ``prompts`` (decoded new tokens, special tokens skipped, stripped).
+    """Greedy responses to ``prompts`` (:func:`generate_replies` without the ended flags)."""
+    return generate_replies(model, tokenizer, prompts, max_new_tokens, batch_size, min_new_tokens,
+                            desc, context)[0]
+
+
+@torch.no_grad()
+def generate_replies(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 128,
+                     batch_size: int = 16, min_new_tokens: int = 0, desc: str = "generate",
+                     context: Sequence[tuple[str, str]] = ()) -> tuple[list[str], list[bool]]:
+    """Greedy responses to ``prompts`` (decoded new tokens, special tokens skipped, stripped),
+    and whether each one ended (emitted an end-of-sequence token) within ``max_new_tokens``.
+
+    A reply that did not end was cut by the budget: what it would have said next is unseen,
+    which is how a refusal a few tokens deep ("I can't help with that. ... Sure: ...") can pass
+    a judge that reads what was generated.
 
     Args:
         model: causal LM (PEFT-wrapped models work).
@@ -82,7 +95,8 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], max_new_tokens:
     device = model_device(model)
     was_training = model.training
     model.eval()
-    responses = [""] * len(prompts)
+    responses, ended = [""] * len(prompts), [False] * len(prompts)
+    stops = torch.tensor(_eos_ids(tokenizer), dtype=torch.long)
     try:
         for batch in track(length_batches([len(e) for e in encoded], batch_size), desc, unit="batch"):
             ids, mask = left_pad([encoded[i] for i in batch], pad_id)
@@ -95,6 +109,13 @@ def generate_responses(model, tokenizer, prompts: Sequence[str], max_new_tokens:
             new = out[:, ids.shape[1]:]
             for row, i in enumerate(batch):
                 responses[i] = tokenizer.decode(new[row], skip_special_tokens=True).strip()
+                ended[i] = bool(torch.isin(new[row].cpu(), stops).any())
     finally:
         model.train(was_training)
-    return responses
+    return responses, ended
+
+
+def _eos_ids(tokenizer) -> list[int]:
+    """The ids that stop generation here (``generate`` is given the tokenizer's EOS)."""
+    value = tokenizer.eos_token_id
+    return [] if value is None else [value] if isinstance(value, int) else [int(v) for v in value]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alignguard.drift.degenerate import is_degenerate
-from alignguard.drift.generation import generate_responses
+from alignguard.drift.generation import generate_replies
 from alignguard.drift.judges import Judge, JudgeBatch, Verdict, describe, get_judge
 from alignguard.drift.metrics import (
     DRIFT_DEFINITION,
@@ -78,6 +78,7 @@ class ModelEval:
     verdicts: dict[str, list[Verdict]]
     seconds: dict[str, float] = field(default_factory=dict)
     needs: dict[str, str] = field(default_factory=dict)
+    ended: list[bool] | None = None
 
 
 def load_eval_model(name: str, adapter: str | None = None, dtype: str = "float32", device: str = "cpu"):
@@ -103,11 +104,11 @@ def evaluate_model(model, tokenizer, records: Sequence[PromptRecord], judges: Se
     ``context`` turns (e.g. a system prompt) precede every prompt in generation."""
     prompts = [r.prompt for r in records]
     seconds: dict[str, float] = {}
-    responses = degenerate = None
+    responses = degenerate = ended = None
     if any(j.needs == "response" for j in judges):
         t0 = time.perf_counter()
-        responses = generate_responses(model, tokenizer, prompts, max_new_tokens, batch_size,
-                                       desc=f"{role}: generate", context=context)
+        responses, ended = generate_replies(model, tokenizer, prompts, max_new_tokens, batch_size,
+                                            desc=f"{role}: generate", context=context)
         seconds["generate"] = time.perf_counter() - t0
         degenerate = [is_degenerate(t) for t in responses]
     batch = JudgeBatch(prompts, responses, model, tokenizer)
@@ -122,7 +123,7 @@ def evaluate_model(model, tokenizer, records: Sequence[PromptRecord], judges: Se
         else:
             verdicts[judge.name] = judge.judge(batch)
         seconds[f"judge:{judge.name}"] = time.perf_counter() - t0
-    return ModelEval(responses, degenerate, verdicts, seconds, needs)
+    return ModelEval(responses, degenerate, verdicts, seconds, needs, ended)
 
 
 def disagreements(records: Sequence[PromptRecord], ev: ModelEval, limit: int = 20) -> dict[str, Any]:
@@ -178,6 +179,7 @@ def _record_rows(records: Sequence[PromptRecord], evals: dict[str, ModelEval]) -
             row[role] = {
                 "response": ev.responses[i] if ev.responses is not None else None,
                 "degenerate": ev.degenerate[i] if ev.degenerate is not None else None,
+                "ended": ev.ended[i] if ev.ended is not None else None,
                 "judges": {n: {"refusal": vs[i].refusal, "score": round(vs[i].score, 6)}
                            for n, vs in ev.verdicts.items()},
             }

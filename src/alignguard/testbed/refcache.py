@@ -63,7 +63,8 @@ def _path(folder: str | Path, key: dict[str, Any]) -> Path:
 def store(folder: str | Path, key: dict[str, Any], result: dict[str, Any]) -> Path:
     """Write the reference's evaluation (``{"eval": ModelEval, "tasks": ...}``) under ``key``."""
     ev = result["eval"]
-    doc = {"key": key, "responses": ev.responses, "degenerate": ev.degenerate, "needs": ev.needs,
+    doc = {"key": key, "responses": ev.responses, "degenerate": ev.degenerate, "ended": ev.ended,
+           "needs": ev.needs,
            "seconds": ev.seconds, "tasks": result["tasks"],
            "verdicts": {n: [[v.refusal, v.score] for v in vs] for n, vs in ev.verdicts.items()}}
     return atomic_write_json(_path(folder, key), doc)
@@ -85,5 +86,6 @@ def load_cached(folder: str | Path, key: dict[str, Any]) -> dict[str, Any] | Non
     if doc.get("key") != json.loads(json.dumps(key)):
         return None
     verdicts = {n: [Verdict(bool(r), float(s)) for r, s in vs] for n, vs in doc["verdicts"].items()}
-    ev = ModelEval(doc["responses"], doc["degenerate"], verdicts, dict(doc["seconds"]), dict(doc["needs"]))
+    ev = ModelEval(doc["responses"], doc["degenerate"], verdicts, dict(doc["seconds"]), dict(doc["needs"]),
+                   doc.get("ended"))
     return {"eval": ev, "tasks": doc["tasks"]}
