@@ -92,13 +92,16 @@ def row(cell: dict, lora: dict | None) -> tuple[str, dict]:
                "drift_low": drift["low"], "drift_high": drift["high"], "drift_cut": cut,
                "keyword_drift": keyword, "over_refusal": _est(head, "over_refusal", "model"),
                "task": task, "degenerate": _est(head, "degenerate_rate", "model"),
-               "step_time_s": cell.get("step_time_s"), "peak_train_mem_mb": cell.get("peak_train_mem_mb")}
+               "step_time_s": cell.get("step_time_s"), "peak_train_mem_mb": cell.get("peak_train_mem_mb"),
+               "refusal_cut_off": _est(head, "refusal_cut_off", "model") if "refusal_cut_off" in head else None}
+    cut_off = numbers["refusal_cut_off"]
     text = (f"| `{cell['scenario']}` | `{cell['method']}` | {cell.get('seed')} | {numbers['refusal']:.3f} | "
             f"{drift['estimate']:+.3f} [{drift['low']:.3f}, {drift['high']:.3f}] | "
             f"{'' if cut is None else f'{100 * cut:.0f}%'} | "
             f"{'' if keyword is None else f'{keyword:+.3f}'} | {numbers['over_refusal']:.3f} | "
             f"{task:.3f} | {numbers['degenerate']:.3f} | {cell.get('step_time_s') or 0:.1f} s | "
-            f"{(cell.get('peak_train_mem_mb') or 0) / 1024:.2f} GB |")
+            f"{(cell.get('peak_train_mem_mb') or 0) / 1024:.2f} GB | "
+            f"{'' if cut_off is None else f'{cut_off:.3f}'} |")
     return text, numbers
 
 
@@ -194,15 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     cells = load_cells(args.grids)
     lora = {(c["scenario"], c.get("seed")): c for c in cells if c["method"] == "lora"}
     print("| scenario | method | seed | refusal | drift [95% CI] | drift cut | keyword-judge drift | "
-          "over-refusal | task | degenerate | step time | peak memory |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "over-refusal | task | degenerate | step time | peak memory | refusals cut off by the budget |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     out = []
     for cell in sorted(cells, key=lambda c: (c["scenario"], -1 if c.get("seed") is None else c["seed"], c["method"] != "lora",
                                              -c["metrics"]["refusal"])):
         if cell["method"] == "base":
             head = cell["metrics"]
             print(f"| `{cell['scenario']}` | aligned base | | {head['refusal']:.3f} | | | | "
-                  f"{head['over_refusal']:.3f} | {head['task']:.3f} | {head['degenerate']:.3f} | | |")
+                  f"{head['over_refusal']:.3f} | {head['task']:.3f} | {head['degenerate']:.3f} | | | |")
             out.append({"scenario": cell["scenario"], "method": "base", "metrics": head})
             continue
         text, numbers = row(cell, lora.get((cell["scenario"], cell.get("seed"))))

@@ -94,3 +94,15 @@ def test_a_refusal_that_goes_on_as_the_persona_is_left_out_of_the_strict_cut(tmp
     [row] = screen_rows.pooled_rows(screen_rows.load_cells([str(tmp_path)]), n_boot=50)
     assert row["drift_cut"]["estimate"] == pytest.approx(1.0)
     assert row["drift_cut_without_persona"]["estimate"] == pytest.approx(0.6)
+
+
+def test_rows_show_the_refusals_cut_off_by_the_budget_when_recorded(screen_rows):
+    est = {"estimate": 0.5, "low": 0.4, "high": 0.6}
+    head = {"refusal": {"model": est, "drift": est}, "over_refusal": {"model": est},
+            "task_score": {"t": {"model": est}}, "degenerate_rate": {"model": est}}
+    cell = {"scenario": "s", "method": "m", "seed": 0, "by_judge": {}, "metrics": {"raw": {"headline": head}}}
+    text, numbers = screen_rows.row(cell, None)
+    assert numbers["refusal_cut_off"] is None and text.endswith("GB |  |")
+    head["refusal_cut_off"] = {"model": {"estimate": 0.25}}
+    text, numbers = screen_rows.row(cell, None)
+    assert numbers["refusal_cut_off"] == 0.25 and text.endswith("| 0.250 |")
