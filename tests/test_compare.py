@@ -120,6 +120,13 @@ def test_compare_cli_reduced_grid_resumes(tmp_path, capsys):
     stamp = (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns
     assert main(args) == 0
     assert (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns == stamp
+    variant = "replay@lr=1e-3"  # an ablation added to the grid: only its cell runs
+    assert main([*args[:2], f"lora,replay,{variant}", *args[3:]]) == 0
+    assert f"[1/1] benign/{variant} seed 0" in capsys.readouterr().out
+    assert (out / "cells" / "benign" / "lora-seed0.json").stat().st_mtime_ns == stamp
+    cell = json.loads((out / "cells" / "benign" / f"{variant}-seed0.json").read_text())
+    assert cell["config"]["lr"] == 1e-3 and cell["config"]["method"] == "replay"
+    assert variant in json.loads((out / "results.json").read_text())["summary"]["benign"]["methods"]
 
 
 def test_real_model_grid_uses_the_testbed(tmp_path):
@@ -222,6 +229,7 @@ def test_method_variants_share_the_grid(tmp_path):
     assert variant.result.endswith("alignguard@reg.kl_tokens=16-seed0.json")
     assert variant.train["output_dir"] != specs["alignguard"].train["output_dir"]
     for bad, match in (("alignguard@reg.kl_tokens", "KEY=VALUE"), ("alignguard@seed=3", "grid itself"),
+                       ("alignguard@replay_fraction=0.5", "replay-fraction"),
                        ("alignguard@reg.nope=1", "nope"), ("nosuch@lr=1", "unknown method"),
                        ("alignguard@reg.kl_tokens=many", "kl_tokens")):
         with pytest.raises(Exception, match=match):

@@ -40,6 +40,7 @@ DEFAULT_METHODS = ("lora", "alignguard", "agl", "agl-paper", "ewc", "replay", "k
                    "asft", "lox", "safegrad", "spf", "nullspace")
 ORGANISM_SCENARIOS = ("benign", "poisoned", "control")
 VARIANT_SEP = "@"
+GRID_KEYS = ("method", "seed", "steps", "model", "data", "output_dir", "replay_fraction", "resume")
 
 
 class GridError(RuntimeError):
@@ -151,8 +152,9 @@ def parse_method(method: str) -> tuple[str, dict[str, str]]:
         if not eq or not key.strip() or not value.strip():
             raise ValueError(f"method variant {method!r}: write PRESET{VARIANT_SEP}KEY=VALUE "
                              f"(e.g. alignguard{VARIANT_SEP}reg.kl_tokens=16), got part {part!r}")
-        if key.strip() in ("method", "seed", "steps", "model", "data", "output_dir"):
-            raise ValueError(f"method variant {method!r}: {key!r} is set by the grid itself")
+        if key.strip() in GRID_KEYS:
+            raise ValueError(f"method variant {method!r}: {key!r} is set by the grid itself "
+                             "(its own option, e.g. --steps, --replay-fraction)")
         changes[key.strip()] = value.strip()
     return preset, changes
 
