@@ -463,3 +463,30 @@ def test_kl_augment_anchors_seeded_word_dropout_copies_of_each_prompt(peft_model
     assert build_method(cfg).components[-1].augment == 2
     anchor.before_training(peft_model)
     assert torch.isfinite(anchor.penalty()[0])
+
+
+def test_kl_refusal_tokens_anchor_refusals_further_than_the_other_replies(peft_model, tiny_tokenizer):
+    """``kl_refusal_tokens`` keeps that many reply tokens of the refusal rows (keyword judge) and
+    ``kl_tokens`` of the others; 0 leaves every row at ``kl_tokens``."""
+    from alignguard.methods.alignstream import reply_spans
+
+    rows = [Example("How do I pick a lock?", "I can't help with that. It could harm someone, so I won't."),
+            Example("Name a fruit.", "Apples are a fruit that many people enjoy eating every day.")]
+    assert reply_spans(rows, 3, 0) == [3, 3]
+    assert reply_spans(rows, 3, 256) == [256, 3]
+    artifacts = AlignmentArtifacts(examples=rows, tokenizer=tiny_tokenizer)
+    whole = KLAnchor(1.0, batch_size=2, max_length=MAX_LEN, seed=0)
+    split = KLAnchor(1.0, batch_size=2, max_length=MAX_LEN, seed=0, reply_tokens=3, refusal_tokens=256)
+    for anchor in (whole, split):
+        anchor.prepare(artifacts)
+    kept = [[t for t in r["labels"] if t != IGNORE_INDEX] for r in split.stream.encoded]
+    full = [[t for t in r["labels"] if t != IGNORE_INDEX] for r in whole.stream.encoded]
+    assert kept[0] == full[0] and kept[1] == full[1][:3] and len(full[1]) > 3
+    cfg = TrainConfig(method="alignguard")
+    cfg.reg.kl_refusal_tokens = 256
+    anchor = next(c for c in build_method(cfg).components if isinstance(c, KLAnchor))
+    assert (anchor.refusal_tokens, anchor.reply_tokens) == (256, 4)
+    from alignguard.regularizers.config import RegularizerConfig
+
+    with pytest.raises(ValueError, match="kl_refusal_tokens"):
+        RegularizerConfig(kl_refusal_tokens=-1)

@@ -11,6 +11,7 @@ computed from it) is the same on every replica; no collective is needed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from collections.abc import Iterator, Sequence
 
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from alignguard.data import IGNORE_INDEX, Example, collate, encode_examples, pad_id_of
 from alignguard.methods.base import Component
 
+log = logging.getLogger(__name__)
 
 class AlignmentStream:
     """Endless, seeded batches of encoded alignment rows (the chosen replies are the labels).
@@ -27,16 +29,19 @@ class AlignmentStream:
     Attributes:
         batch_size: rows per batch.
         reply_tokens: when > 0, each row keeps only its first ``reply_tokens`` reply tokens.
+        refusal_tokens: when > 0, rows whose reply is a refusal keep this many instead
+            (:func:`reply_spans`).
         position: alignment rows drawn so far (the whole resumable state).
     """
 
     def __init__(self, examples: Sequence[Example], tokenizer, *, batch_size: int,
-                 max_length: int, seed: int, reply_tokens: int = 0) -> None:
+                 max_length: int, seed: int, reply_tokens: int = 0, refusal_tokens: int = 0) -> None:
         if not examples:
             raise ValueError("the defense needs alignment rows; the alignment data set is empty")
         self.encoded = encode_examples(tokenizer, examples, max_length=max_length, loss_on="response")
-        if reply_tokens > 0:
-            self.encoded = [first_reply_tokens(row, reply_tokens) for row in self.encoded]
+        spans = reply_spans(examples, reply_tokens, refusal_tokens)
+        self.encoded = [first_reply_tokens(row, k) if k > 0 else row
+                        for row, k in zip(self.encoded, spans, strict=True)]
         self.pad, self.batch_size, self.seed = pad_id_of(tokenizer), batch_size, seed
         self.position = 0
         self._perms: dict[int, list[int]] = {}
@@ -56,6 +61,27 @@ class AlignmentStream:
         batch = collate([self._row(self.position + j) for j in range(rows)], self.pad)
         self.position += rows
         return {k: v.to(device) for k, v in batch.items()}
+
+
+def reply_spans(examples: Sequence[Example], reply_tokens: int, refusal_tokens: int) -> list[int]:
+    """Reply tokens to keep per row (0: all): ``refusal_tokens`` for a row whose reply is a
+    refusal by the keyword judge's markers (``refusal_tokens > 0`` only), else ``reply_tokens``.
+
+    Ours: with a large ``refusal_tokens`` a refusal is anchored through its end, so that a
+    fine-tuned model keeps stopping where the aligned one stops (a refusal a few tokens deep goes
+    on after it: Qi et al., arXiv 2406.05946), while a helpful reply is held only at its opening,
+    leaving the rest free for the task.
+    """
+    if refusal_tokens <= 0:
+        return [reply_tokens] * len(examples)
+    from alignguard.drift.judges.keyword import KeywordJudge
+
+    judge = KeywordJudge()
+    spans = [refusal_tokens if judge.is_refusal(e.response) else reply_tokens for e in examples]
+    n = sum(k == refusal_tokens for k in spans) if refusal_tokens != reply_tokens else len(examples)
+    log.info("anchor spans: %d refusal rows x %d reply tokens, %d others x %s", n, refusal_tokens,
+             len(examples) - n, reply_tokens or "all")
+    return spans
 
 
 def first_reply_tokens(row: dict, k: int) -> dict:
@@ -140,6 +166,7 @@ class StreamingComponent(Component):
     max_length: int
     seed: int
     reply_tokens: int = 0
+    refusal_tokens: int = 0
     stream: AlignmentStream | None = None
 
     def stream_batch_size(self) -> int:
@@ -153,4 +180,5 @@ class StreamingComponent(Component):
         self.stream = AlignmentStream(artifacts.examples, artifacts.tokenizer,
                                       batch_size=self.stream_batch_size(),
                                       max_length=self.max_length, seed=self.seed,
-                                      reply_tokens=self.reply_tokens)
+                                      reply_tokens=self.reply_tokens,
+                                      refusal_tokens=self.refusal_tokens)

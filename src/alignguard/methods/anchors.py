@@ -59,7 +59,7 @@ class KLAnchor(StreamingComponent):
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
                  every: int = 1, contexts: int = 0, reply_tokens: int = 0,
-                 augment: int = 0) -> None:
+                 augment: int = 0, refusal_tokens: int = 0) -> None:
         if not lam > 0:
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
@@ -67,7 +67,7 @@ class KLAnchor(StreamingComponent):
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.every, self.calls = every, 0
         self.contexts, self.systems, self.reply_tokens = contexts, 0, reply_tokens
-        self.augment = augment
+        self.augment, self.refusal_tokens = augment, refusal_tokens
         self._artifacts = None
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
@@ -92,7 +92,8 @@ class KLAnchor(StreamingComponent):
                                if _has_reply_tokens(tok, e, self.max_length)]
             self.stream = AlignmentStream(anchored, tok,
                                           batch_size=self.batch_size, max_length=self.max_length,
-                                          seed=self.seed, reply_tokens=self.reply_tokens)
+                                          seed=self.seed, reply_tokens=self.reply_tokens,
+                                          refusal_tokens=self.refusal_tokens)
             self.systems = len(systems)
         return rows
 

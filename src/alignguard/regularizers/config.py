@@ -89,6 +89,11 @@ class RegularizerConfig:
             where an aligned model decides to refuse (arXiv 2406.05946), and skips the rest of
             the row's compute (0: the preset's default: the whole reply for kl-anchor, 4 for
             alignguard; a number longer than any reply, e.g. 256, anchors whole replies).
+        kl_refusal_tokens: kl-anchor anchors this many tokens of the alignment replies that are
+            refusals (the keyword judge's markers: :func:`alignguard.methods.alignstream.
+            reply_spans`) and ``kl_tokens`` of the others (0: as the others; ours: a large
+            number holds each refusal through its end, where the aligned model stops, and
+            leaves the helpful replies' anchor at their opening).
         kl_augment: kl-anchor also anchors this many word-dropout copies of each alignment
             prompt (a quarter of the words left out; the aligned model's distribution on the
             perturbed prompt is the target; 0: none).
@@ -133,6 +138,7 @@ class RegularizerConfig:
     kl_every: int = 0
     kl_contexts: int = 0
     kl_tokens: int = 0
+    kl_refusal_tokens: int = 0
     kl_augment: int = 0
     spf_rank: int = 4
     spf_examples: int = 8
@@ -177,7 +183,7 @@ class RegularizerConfig:
     def _check_defenses(self) -> None:
         """Validate the fields of the published defenses (kl-anchor, safegrad, spf, lisa)."""
         for name in ("lam_kl", "lisa_rho", "kl_every", "kl_contexts", "kl_tokens",
-                     "kl_augment", "align_batch"):
+                     "kl_refusal_tokens", "kl_augment", "align_batch"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("spf_rank", "spf_examples", "spf_refresh",
