@@ -490,3 +490,35 @@ def test_kl_refusal_tokens_anchor_refusals_further_than_the_other_replies(peft_m
 
     with pytest.raises(ValueError, match="kl_refusal_tokens"):
         RegularizerConfig(kl_refusal_tokens=-1)
+
+
+def test_kl_split_tail_averages_openings_and_tails_apart():
+    """With ``opening = k`` the KL is the mean over each row's first ``k`` reply tokens plus the
+    mean over the rest; without it, one mean over all reply tokens (checked against a direct sum)."""
+    from alignguard.methods.alignstream import kl_to_reference
+
+    class Fixed(torch.nn.Module):  # logits given per position, no parameters needed
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = logits
+
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"logits": self.logits})()
+
+    torch.manual_seed(0)
+    labels = torch.tensor([[IGNORE_INDEX, 1, 2, 3, 4, 5], [IGNORE_INDEX, 1, 2, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]])
+    batch = {"input_ids": torch.zeros_like(labels), "attention_mask": torch.ones_like(labels), "labels": labels}
+    q, p = torch.randn(2, 6, 7), torch.randn(2, 6, 7)
+    ref = torch.log_softmax(p[:, :-1][labels[:, 1:] != IGNORE_INDEX], -1)
+    per = (ref.exp() * (ref - torch.log_softmax(q[:, :-1][labels[:, 1:] != IGNORE_INDEX], -1))).sum(-1)
+    # reply tokens in order: row 0 ranks 0-4, row 1 ranks 0-1; openings of 2 are ranks 0-1
+    head = torch.tensor([True, True, False, False, False, True, True])
+    pooled = kl_to_reference(Fixed(q), batch, ref)
+    split = kl_to_reference(Fixed(q), batch, ref, opening=2)
+    assert torch.allclose(pooled, per.mean(), atol=1e-6)
+    assert torch.allclose(split, per[head].mean() + per[~head].mean(), atol=1e-6)
+    assert torch.allclose(kl_to_reference(Fixed(q), batch, ref, opening=5), per.mean(), atol=1e-6)
+    cfg = TrainConfig(method="alignguard")
+    cfg.reg.kl_refusal_tokens, cfg.reg.kl_split_tail = 256, True
+    anchor = next(c for c in build_method(cfg).components if isinstance(c, KLAnchor))
+    assert anchor.split_tail and anchor.refusal_tokens == 256

@@ -122,14 +122,31 @@ def reference_log_probs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) 
 
 
 def kl_to_reference(model: torch.nn.Module, batch: dict[str, torch.Tensor],
-                    ref_log_probs: torch.Tensor) -> torch.Tensor:
+                    ref_log_probs: torch.Tensor, opening: int = 0) -> torch.Tensor:
     """``KL(p_aligned || p_theta)`` averaged over the reply tokens::
 
         (1/N) sum_t sum_v p_a(v | x_<t) [log p_a(v | x_<t) - log p_theta(v | x_<t)]
+
+    With ``opening = k > 0`` (ours) the first ``k`` reply tokens of each row and the rest (the
+    tails that :func:`reply_spans` keeps for refusals) are averaged separately and the two means
+    added, so that long refusal tails do not dilute the openings, where refusal is decided.
     """
     logits, _ = _reply_logits(model, batch)
     log_q = F.log_softmax(logits, dim=-1)
-    return F.kl_div(log_q, ref_log_probs, log_target=True, reduction="sum") / max(1, log_q.shape[0])
+    if opening <= 0:
+        return F.kl_div(log_q, ref_log_probs, log_target=True, reduction="sum") / max(1, log_q.shape[0])
+    per_token = F.kl_div(log_q, ref_log_probs, log_target=True, reduction="none").sum(-1)
+    head = _reply_rank(batch) < opening
+    total = per_token[head].mean() if bool(head.any()) else per_token.sum() * 0.0
+    if bool((~head).any()):
+        total = total + per_token[~head].mean()
+    return total
+
+
+def _reply_rank(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Each reply token's index within its row's reply, in :func:`_reply_logits`' order."""
+    mask = batch["labels"][:, 1:] != IGNORE_INDEX
+    return (mask.long().cumsum(dim=1) - 1)[mask]
 
 
 @contextlib.contextmanager

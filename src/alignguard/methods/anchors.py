@@ -59,7 +59,8 @@ class KLAnchor(StreamingComponent):
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
                  every: int = 1, contexts: int = 0, reply_tokens: int = 0,
-                 augment: int = 0, refusal_tokens: int = 0) -> None:
+                 augment: int = 0, refusal_tokens: int = 0,
+                 split_tail: bool = False) -> None:
         if not lam > 0:
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
@@ -68,6 +69,7 @@ class KLAnchor(StreamingComponent):
         self.every, self.calls = every, 0
         self.contexts, self.systems, self.reply_tokens = contexts, 0, reply_tokens
         self.augment, self.refusal_tokens = augment, refusal_tokens
+        self.split_tail = split_tail
         self._artifacts = None
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
@@ -109,7 +111,8 @@ class KLAnchor(StreamingComponent):
             return torch.zeros((), device=self.device), {"kl": self.last}
         batch = self.stream.next(self.device)
         ref = reference_log_probs(self.model, batch)
-        kl = kl_to_reference(self.model, batch, ref)
+        opening = self.reply_tokens if self.split_tail and self.refusal_tokens else 0
+        kl = kl_to_reference(self.model, batch, ref, opening=opening)
         self.last = float(kl.detach())
         return self.every * self.lam * kl, {"kl": self.last}
 
