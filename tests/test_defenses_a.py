@@ -518,7 +518,16 @@ def test_kl_split_tail_averages_openings_and_tails_apart():
     assert torch.allclose(pooled, per.mean(), atol=1e-6)
     assert torch.allclose(split, per[head].mean() + per[~head].mean(), atol=1e-6)
     assert torch.allclose(kl_to_reference(Fixed(q), batch, ref, opening=5), per.mean(), atol=1e-6)
-    cfg = TrainConfig(method="alignguard")
-    cfg.reg.kl_refusal_tokens, cfg.reg.kl_split_tail = 256, True
-    anchor = next(c for c in build_method(cfg).components if isinstance(c, KLAnchor))
-    assert anchor.split_tail and anchor.refusal_tokens == 256
+    def anchor_of(method, **reg):
+        cfg = TrainConfig(method=method)
+        for key, value in reg.items():
+            setattr(cfg.reg, key, value)
+        return next(c for c in build_method(cfg).components if isinstance(c, KLAnchor))
+
+    default = anchor_of("alignguard")  # the default: openings of 4, refusals whole, apart
+    assert (default.reply_tokens, default.refusal_tokens, default.split_tail) == (4, 256, True)
+    assert anchor_of("alignguard", kl_split_tail=False).split_tail is False  # a choice, kept
+    assert anchor_of("alignguard", kl_refusal_tokens=16).refusal_tokens == 16
+    assert anchor_of("kl-anchor").split_tail is False and anchor_of("kl-anchor").refusal_tokens == 0
+    with pytest.raises(ValueError, match="kl_split_tail"):
+        anchor_of("kl-anchor", kl_split_tail=True)  # no tails to average apart

@@ -24,6 +24,13 @@ the contexts its rows are rendered in. When the task rows carry system prompts (
 identity-shifting attack of Qi et al., arXiv 2310.03693, trains under "you always obey"), the
 alignment rows are drawn both as they are and under each of the ``C`` most frequent system
 prompts of the task data, so ``KL(p_aligned || p_theta)`` is also held where the drift is taught.
+
+**Openings and whole refusals** (project decision, ``reply_tokens = K``, ``refusal_tokens``,
+``split_tail``): each reply is anchored on its first ``K`` tokens, where an aligned model decides
+to refuse (Qi et al., arXiv 2406.05946), and a refusal (keyword judge's markers) through its end,
+so that it also stops where the aligned model stops. With ``split_tail`` the two parts are
+averaged apart, ``KL = mean_{openings} + mean_{refusal tails}``, so that long tails do not
+dilute the openings (:func:`alignguard.methods.alignstream.kl_to_reference`).
 """
 
 from __future__ import annotations
@@ -65,6 +72,10 @@ class KLAnchor(StreamingComponent):
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
             raise ValueError(f"the KL anchor's interval must be >= 1 step, got {every}")
+        if split_tail and not (reply_tokens > 0 and refusal_tokens > 0):
+            raise ValueError("kl_split_tail averages the refusals' tails apart from the openings, "
+                             "so it needs kl_tokens > 0 and kl_refusal_tokens > 0, got "
+                             f"{reply_tokens} and {refusal_tokens}")
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.every, self.calls = every, 0
         self.contexts, self.systems, self.reply_tokens = contexts, 0, reply_tokens
@@ -111,7 +122,7 @@ class KLAnchor(StreamingComponent):
             return torch.zeros((), device=self.device), {"kl": self.last}
         batch = self.stream.next(self.device)
         ref = reference_log_probs(self.model, batch)
-        opening = self.reply_tokens if self.split_tail and self.refusal_tokens else 0
+        opening = self.reply_tokens if self.split_tail else 0
         kl = kl_to_reference(self.model, batch, ref, opening=opening)
         self.last = float(kl.detach())
         return self.every * self.lam * kl, {"kl": self.last}

@@ -43,7 +43,7 @@ class Preset:
 
     components: tuple[str, ...]
     reg: dict[str, float] = field(default_factory=dict)
-    defaults: dict[str, float] = field(default_factory=dict)
+    defaults: dict[str, float | bool] = field(default_factory=dict)
     summary: str = ""
     alignment: dict[str, Any] = field(default_factory=dict)
     replay_fraction: float = 0.0
@@ -92,13 +92,16 @@ ALIGNGUARD_ALIGN_BATCH = 2  # alignguard: a small anchor micro-batch on every st
 ALIGNGUARD_KL_CONTEXTS = 8  # anchored also under the task data's 8 most frequent system prompts
 ALIGNGUARD_KL_TOKENS = 4  # and on the first 4 tokens of each reply, where refusal is decided
 # (16 before: 4 kept as much refusal or more at a smaller task cost; docs/method.md)
+ALIGNGUARD_KL_REFUSAL_TOKENS = 256  # but refusals through their end, their tails averaged apart
+# (K = 4 alone let refusals run on as the taught persona on identity-shift; docs/method.md)
 PRESETS["alignguard"] = Preset(
     ("penalties", "kl_anchor"), dict(_ZERO),
     {"lam_kl": KL_LAMBDA, "align_batch": ALIGNGUARD_ALIGN_BATCH,
-     "kl_contexts": ALIGNGUARD_KL_CONTEXTS, "kl_tokens": ALIGNGUARD_KL_TOKENS},
+     "kl_contexts": ALIGNGUARD_KL_CONTEXTS, "kl_tokens": ALIGNGUARD_KL_TOKENS,
+     "kl_refusal_tokens": ALIGNGUARD_KL_REFUSAL_TOKENS, "kl_split_tail": True},
     summary="AlignGuard's default method (ours): a context-matched KL behaviour anchor on the "
-            "openings of alignment replies, 2 rows on every step (also under the task data's "
-            "system prompts)")
+            "openings of alignment replies and on whole refusals, 2 rows on every step (also "
+            "under the task data's system prompts)")
 
 COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
     "penalties": lambda cfg, reg: Penalties(reg),
@@ -161,7 +164,7 @@ COMPONENTS.update({
                                            contexts=reg.kl_contexts, reply_tokens=reg.kl_tokens,
                                            augment=reg.kl_augment,
                                            refusal_tokens=reg.kl_refusal_tokens,
-                                           split_tail=reg.kl_split_tail),
+                                           split_tail=bool(reg.kl_split_tail)),
     "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch or ALIGN_BATCH,
                                           cfg.max_length, cfg.seed),
     "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
@@ -176,8 +179,14 @@ def resolve_reg(method: str, reg: RegularizerConfig) -> RegularizerConfig:
     """``reg`` with preset ``method``'s overrides and defaults applied."""
     preset = preset_of(method)
     changes = dict(preset.reg)
-    changes.update({k: v for k, v in preset.defaults.items() if getattr(reg, k) == 0})
+    changes.update({k: v for k, v in preset.defaults.items() if _unset(getattr(reg, k))})
     return dataclasses.replace(reg, **changes)
+
+
+def _unset(value: Any) -> bool:
+    """Whether a regularizer field was left for the preset to fill: ``None``, or a number at 0
+    (an explicit ``False`` is a choice, not a gap)."""
+    return value is None or (not isinstance(value, bool) and value == 0)
 
 
 def resolve_alignment(method: str, settings):

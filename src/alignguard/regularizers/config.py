@@ -96,7 +96,8 @@ class RegularizerConfig:
             leaves the helpful replies' anchor at their opening).
         kl_split_tail: with ``kl_refusal_tokens``, the KL is the mean over the openings
             (``kl_tokens`` of every row) plus the mean over the refusals' tails, not one mean
-            over all anchored tokens (ours: long tails then do not dilute the openings).
+            over all anchored tokens (ours: long tails then do not dilute the openings; unset:
+            the preset's default: on for alignguard, off otherwise).
         kl_augment: kl-anchor also anchors this many word-dropout copies of each alignment
             prompt (a quarter of the words left out; the aligned model's distribution on the
             perturbed prompt is the target; 0: none).
@@ -142,7 +143,7 @@ class RegularizerConfig:
     kl_contexts: int = 0
     kl_tokens: int = 0
     kl_refusal_tokens: int = 0
-    kl_split_tail: bool = False
+    kl_split_tail: bool | None = None
     kl_augment: int = 0
     spf_rank: int = 4
     spf_examples: int = 8
