@@ -131,3 +131,80 @@ def test_cut_off_refusals_script_counts_unsafe_refusals_that_did_not_end(tmp_pat
 
     assert module.cut_off(path, words, budget=9) == (1, 3)  # six words < 9 - 2: ended
     assert module.cut_off(path, words, budget=8) == (2, 3)  # six words >= 8 - 2: cut off
+
+
+def _write_run(root: Path, scenario: str, seed: int, refuse_safe: int, ref_safe: int = 2) -> Path:
+    """A standalone run folder and its evaluation beside it: 10 safe prompts, of which the run
+    refuses the first ``refuse_safe`` and the aligned reference the first ``ref_safe``."""
+    run = root / f"{scenario}-s{seed}"
+    (run.parent / f"{run.name}-eval").mkdir(parents=True)
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"method": "alignguard", "seed": seed}))
+    (run / "provenance.json").write_text(json.dumps({"seed": seed}))
+    rows = [{"id": f"s{i}", "label": "safe", **{
+        role: {"response": "x", "degenerate": False, "judges": {"ensemble": i < n}}
+        for role, n in (("model", refuse_safe), ("reference", ref_safe))}} for i in range(10)]
+    rows.append({"task": "t", "model": {"correct": True}})
+    (run.parent / f"{run.name}-eval" / "records.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+
+    def est(model: float, reference: float | None = None) -> dict:
+        return {"model": {"estimate": model}, "reference": {"estimate": model if reference is None else reference}}
+
+    head = {"refusal": est(0.8, 0.9), "over_refusal": est(refuse_safe / 10, ref_safe / 10),
+            "degenerate_rate": est(0.0), "task_score": {"a": est(1.0), "b": est(0.5)}}
+    (run.parent / f"{run.name}-eval" / "results.json").write_text(
+        json.dumps({"config": {"scenario": scenario}, "headline": head}))
+    return run
+
+
+def test_pack_runs_pairs_stored_lora_and_pools_over_refusal(tmp_path):
+    spec = importlib.util.spec_from_file_location("pack_runs", ROOT / "scripts" / "pack_runs.py")
+    pack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack)
+    lora = tmp_path / "lora.json"
+    lora.write_text(json.dumps({"cells": [{"scenario": "sc", "method": "lora", "seed": s,
+                                           "numbers": {"refusal": 0.1, "task": 0.9}} for s in (0, 1)]}))
+    runs = [str(_write_run(tmp_path, "sc", s, refuse_safe=3 + s)) for s in (0, 1)]
+    out = tmp_path / "out.json"
+    assert pack.main([str(out), *runs, "--lora", str(lora)]) == 0
+    doc = json.loads(out.read_text())
+    n = doc["runs"][0]["numbers"]
+    assert n["drift_cut"] == pytest.approx(1 - 0.1 / 0.8)  # aligned 0.9, run 0.8, LoRA 0.1
+    assert n["task"] == pytest.approx(0.75)  # the mean of the scenario's task scores
+    (row,) = doc["pooled"]
+    over = row["over_refusal_vs_aligned"]
+    assert over["estimate"] == pytest.approx(0.15)  # (3 - 2 + 4 - 2) / 2 of 10 prompts
+    assert over["low"] <= over["estimate"] <= over["high"]
+    missing = _write_run(tmp_path, "other", 0, 2)
+    with pytest.raises(SystemExit, match="no stored plain LoRA"):
+        pack.main([str(out), str(missing), "--lora", str(lora)])
+
+
+def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
+    spec = importlib.util.spec_from_file_location("method_table", ROOT / "scripts" / "method_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+
+    def head(refusal: float, task: float, over: float = 0.1) -> dict:
+        def est(model, reference):
+            return {"model": {"estimate": model}, "reference": {"estimate": reference}}
+        return {"refusal": est(refusal, 0.9), "over_refusal": est(over, 0.1), "degenerate_rate": est(0.0, 0.0),
+                "task_score": {"t": est(task, 0.0)}}
+
+    now = {"resolved_reg": {"kl_tokens": 4, "kl_refusal_tokens": 256, "kl_split_tail": True}}
+    before = {"resolved_reg": {"kl_tokens": 4, "kl_refusal_tokens": None, "kl_split_tail": None}}
+    cells = [{"scenario": "sc", "method": "lora", "seed": s, "headline": head(0.1, 1.0)} for s in (0, 1)]
+    cells += [{"scenario": "sc", "method": "alignguard", "seed": s, "config": now,
+               "headline": head(0.9 - 0.08 * s, 0.98, over=0.1 + 0.02 * s)} for s in (0, 1)]
+    cells += [{"scenario": "sc", "method": "alignguard", "seed": 0, "config": before, "headline": head(0.5, 0.9)},
+              {"scenario": "sc", "method": "peer", "seed": 2, "headline": head(0.5, 0.9)}]  # no LoRA at seed 2
+    (tmp_path / "a.json").write_text(json.dumps({"cells": cells}))
+    rows = {r["method"]: r for r in table.table(table.load([str(tmp_path / "a.json")]))}
+    assert set(rows) == {"alignguard", "alignguard[kl_refusal_tokens=4] (the default before stop 34)"}
+    mine = rows["alignguard"]
+    assert mine["seeds"] == [0, 1]
+    assert mine["drift_cut"] == pytest.approx([1.0, 0.9])  # aligned 0.9, LoRA 0.1
+    assert mine["task_vs_lora"] == pytest.approx([-0.02, -0.02])
+    assert mine["over_refusal_vs_aligned"] == pytest.approx([0.0, 0.02])
+    assert table.main([str(tmp_path / "a.json"), "--json", str(tmp_path / "rows.json")]) == 0
+    assert len(json.loads((tmp_path / "rows.json").read_text())["rows"]) == 2

@@ -1,0 +1,125 @@
+"""Every method on aligned SmolLM2 at the scenario defaults: one table, mean +- std over the seeds run.
+
+    python scripts/method_table.py [FILE ...] [--json OUT.json]
+
+Reads the stored screening cells (``docs/results``: ``cells`` written by ``scripts/screen_rows.py``
+and ``runs`` written by ``scripts/pack_runs.py``; by default the files listed in ``SOURCES``, the
+ones at the scenario defaults, not the robustness or ablation grids) and pairs every cell with
+plain LoRA's of the same scenario and seed. ``alignguard`` cells are named by their resolved
+settings (``resolved_reg`` in the run's config), so the default since stop 34 (refusals anchored
+through their end, tails averaged apart) and earlier forms (4 tokens alone) stay apart. Per
+scenario and method: the seeds, refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
+refusal_LoRA)``, task minus plain LoRA's (points), over-refusal and degenerate rate minus the
+aligned model's (points), each as mean +- std over seeds (std omitted for one seed). All cells use
+the screening evaluation (120 unsafe / 80 safe DriftCheck prompts, 120 task items, CPU); a cell
+that appears in several files is taken from the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+SOURCES = [f"docs/results/screen-smollm2-{name}.json" for name in (
+    "split-tail", "default", "control", "methods", "peers", "agl", "agl-paper-control", "agl-stop35")]
+ORDER = ("identity-shift", "benign-similar", "poisoned", "control")
+
+
+def label(cell: dict) -> str | None:
+    """The method's name in the table; ``None`` for an alignguard variant that is not a default."""
+    method = cell["method"]
+    if not method.startswith("alignguard"):
+        return method
+    cfg = cell.get("config") or cell.get("train_config") or {}
+    reg = cfg.get("resolved_reg") or {}
+    if reg.get("kl_refusal_tokens") == 256 and reg.get("kl_split_tail"):
+        return "alignguard"
+    if reg.get("kl_tokens") == 4 and not reg.get("kl_refusal_tokens"):
+        return "alignguard[kl_refusal_tokens=4] (the default before stop 34)"
+    return None
+
+
+def point(cell: dict) -> dict | None:
+    """Refusal, task and the aligned model's over-refusal / degenerate rate of one stored cell."""
+    head = cell.get("headline") or (cell.get("evaluation") or {}).get("headline")
+    if cell["method"] == "base" or not head:
+        return None
+    tasks = [t["model"]["estimate"] for t in head["task_score"].values()]
+    return {"refusal": head["refusal"]["model"]["estimate"], "aligned": head["refusal"]["reference"]["estimate"],
+            "task": statistics.fmean(tasks), "over_refusal": head["over_refusal"]["model"]["estimate"],
+            "aligned_over_refusal": head["over_refusal"]["reference"]["estimate"],
+            "degenerate": head["degenerate_rate"]["model"]["estimate"],
+            "aligned_degenerate": head["degenerate_rate"]["reference"]["estimate"]}
+
+
+def load(files: list[str]) -> dict[tuple[str, str, int], dict]:
+    """(scenario, method, seed) -> point, first file winning."""
+    out: dict[tuple[str, str, int], dict] = {}
+    for f in files:
+        if not Path(f).is_file():
+            continue
+        doc = json.loads(Path(f).read_text())
+        for cell in doc.get("cells") or doc.get("runs") or []:
+            name, p = label(cell), point(cell)
+            if name and p and cell.get("seed") is not None:
+                out.setdefault((cell["scenario"], name, cell["seed"]), p)
+    return out
+
+
+def _fmt(values: list[float], scale: float = 1.0, signed: bool = False, unit: str = "") -> str:
+    mean = statistics.fmean(values) * scale
+    text = f"{mean:+.1f}" if signed else f"{mean:.0f}" if unit == "%" else f"{mean:.3f}"
+    if len(values) > 1:
+        std = statistics.stdev(values) * scale
+        text += f" ± {std:.1f}" if signed or unit == "%" else f" ± {std:.3f}"
+    return text + unit
+
+
+def table(points: dict[tuple[str, str, int], dict]) -> list[dict]:
+    """One row per (scenario, method) with plain LoRA at the same seeds."""
+    rows = []
+    groups: dict[tuple[str, str], list[int]] = {}
+    for scenario, method, seed in points:
+        groups.setdefault((scenario, method), []).append(seed)
+    for (scenario, method), seeds in groups.items():
+        seeds = sorted(s for s in seeds if (scenario, "lora", s) in points)
+        if method == "lora" or not seeds:
+            continue
+        cells = [points[(scenario, method, s)] for s in seeds]
+        loras = [points[(scenario, "lora", s)] for s in seeds]
+        rows.append({
+            "scenario": scenario, "method": method, "seeds": seeds,
+            "refusal": [c["refusal"] for c in cells],
+            "drift_cut": [1 - (c["aligned"] - c["refusal"]) / (c["aligned"] - lo["refusal"])
+                          for c, lo in zip(cells, loras, strict=True)],
+            "task_vs_lora": [c["task"] - lo["task"] for c, lo in zip(cells, loras, strict=True)],
+            "over_refusal_vs_aligned": [c["over_refusal"] - c["aligned_over_refusal"] for c in cells],
+            "degenerate_vs_aligned": [c["degenerate"] - c["aligned_degenerate"] for c in cells]})
+    rows.sort(key=lambda r: (ORDER.index(r["scenario"]) if r["scenario"] in ORDER else 9,
+                             -statistics.fmean(r["drift_cut"])))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", default=None)
+    parser.add_argument("--json", default=None, help="write the rows here")
+    args = parser.parse_args(argv)
+    rows = table(load(args.files or SOURCES))
+    print("| scenario | method | seeds | refusal | drift cut | task vs LoRA (points) | "
+          "over-refusal vs aligned (points) | degenerate vs aligned (points) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| `{r['scenario']}` | `{r['method']}` | {','.join(map(str, r['seeds']))} | "
+              f"{_fmt(r['refusal'])} | {_fmt(r['drift_cut'], 100, unit='%')} | "
+              f"{_fmt(r['task_vs_lora'], 100, True)} | {_fmt(r['over_refusal_vs_aligned'], 100, True)} | "
+              f"{_fmt(r['degenerate_vs_aligned'], 100, True)} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
