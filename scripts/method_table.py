@@ -37,7 +37,7 @@ def label(cell: dict) -> str | None:
     if reg.get("kl_refusal_tokens") == 256 and reg.get("kl_split_tail"):
         return "alignguard"
     if reg.get("kl_tokens") == 4 and not reg.get("kl_refusal_tokens"):
-        return "alignguard[kl_refusal_tokens=4] (the default before stop 34)"
+        return "alignguard[kl_refusal_tokens=4] (before stop 34)"
     return None
 
 
@@ -69,12 +69,14 @@ def load(files: list[str]) -> dict[tuple[str, str, int], dict]:
 
 
 def _fmt(values: list[float], scale: float = 1.0, signed: bool = False, unit: str = "") -> str:
+    """``mean ± std`` (std left out for one value): points signed to 0.1, percent to 1, else 0.001."""
     mean = statistics.fmean(values) * scale
-    text = f"{mean:+.1f}" if signed else f"{mean:.0f}" if unit == "%" else f"{mean:.3f}"
-    if len(values) > 1:
-        std = statistics.stdev(values) * scale
-        text += f" ± {std:.1f}" if signed or unit == "%" else f" ± {std:.3f}"
-    return text + unit
+    std = statistics.stdev(values) * scale if len(values) > 1 else None
+    if unit == "%":
+        return f"{round(mean)}%" + ("" if std is None else f" ± {round(std)}")
+    if signed:
+        return f"{mean:+.1f}" + ("" if std is None else f" ± {std:.1f}")
+    return f"{mean:.3f}" + ("" if std is None else f" ± {std:.3f}")
 
 
 def table(points: dict[tuple[str, str, int], dict]) -> list[dict]:

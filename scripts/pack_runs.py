@@ -1,10 +1,11 @@
 """Pack standalone SmolLM2 screening runs into a ``docs/results`` JSON, against stored plain LoRA.
 
-    python scripts/pack_runs.py OUT.json RUN [RUN ...] [--name NAME] [--lora F.json ...] [--note TEXT]
+    python scripts/pack_runs.py OUT.json RUN[::NAME] [RUN ...] [--name NAME] [--lora F.json ...] [--note TEXT]
 
 A RUN is the output folder of ``alignguard train`` whose evaluation ``alignguard testbed eval
 --adapter RUN/adapter --output RUN-eval`` sits beside it (``RUN-eval/results.json`` and
-``records.jsonl``). Each run is paired with plain LoRA's cell of the same scenario and seed from
+``records.jsonl``); ``::NAME`` names its method in the JSON (default: ``--name``, else the run's
+``method``). Each run is paired with plain LoRA's cell of the same scenario and seed from
 the stored ``--lora`` files (``docs/results/screen-smollm2*.json`` by default; the first file
 that has the cell wins) and gets: refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
 refusal_LoRA)``, where the scenario teaches a persona the same cut counting only whole refusals
@@ -105,14 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lora = stored_lora(args.lora or sorted(glob.glob("docs/results/screen-smollm2*.json")))
     runs = []
-    for run in args.runs:
+    for spec in args.runs:
+        run, _, name = spec.partition("::")
         evaluation = Path(f"{run.rstrip('/')}-eval")
         res = json.loads((evaluation / "results.json").read_text())
         cfg = json.loads(Path(run, "config.json").read_text())
         key = (res["config"]["scenario"], cfg["seed"])
         if key not in lora:
             raise SystemExit(f"{run}: no stored plain LoRA cell for {key}")
-        runs.append({"scenario": key[0], "seed": key[1], "method": args.name or cfg["method"],
+        runs.append({"scenario": key[0], "seed": key[1], "method": name or args.name or cfg["method"],
                      "numbers": numbers(res["headline"], lora[key]), "lora_source": lora[key]["source"],
                      "train_config": cfg, "train_provenance": json.loads(Path(run, "provenance.json").read_text()),
                      "evaluation": res, "_outcomes": outcomes(evaluation / "records.jsonl")})

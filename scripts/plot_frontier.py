@@ -3,8 +3,11 @@
     python scripts/plot_frontier.py OUT_PREFIX SOURCE [SOURCE ...] [--seeds 0] [--scenarios S,...]
 
 A SOURCE is an ``alignguard compare`` grid folder (its ``cells/*/*.json``) or a JSON file with a
-``cells`` list of such cells (``docs/results/*.json``). A later source's cell replaces an earlier
-one with the same (scenario, method, seed). The cells are summarized and drawn by the compare
+``cells`` list of such cells or a ``runs`` list of ``scripts/pack_runs.py`` (``docs/results/*.json``).
+A later source's cell replaces an earlier one with the same (scenario, method, seed). Cells of
+``alignguard`` variants are named as ``scripts/method_table.py`` names them (the default since
+stop 34 ``alignguard``, the one before it ``alignguard[kl_refusal_tokens=4] ...``; other
+variants are left out). The cells are summarized and drawn by the compare
 report's own code (:func:`alignguard.compare.summary.summarize`,
 :func:`alignguard.compare.report.frontier_figure`): task score against held-out refusal, mean and
 std over the kept seeds, the aligned base as a star. Writes ``OUT_PREFIX-SCENARIO.png``.
@@ -13,6 +16,7 @@ std over the kept seeds, the aligned base as a star. Writes ``OUT_PREFIX-SCENARI
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
@@ -20,23 +24,37 @@ from alignguard.compare.report import frontier_figure
 from alignguard.compare.summary import summarize
 
 
+def _method_table():
+    """``scripts/method_table.py`` as a module (its :func:`label` names alignguard variants)."""
+    spec = importlib.util.spec_from_file_location("method_table", Path(__file__).with_name("method_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load(sources: list[str]) -> list[dict]:
     """Every cell of the sources, later ones winning on the same (scenario, method, seed)."""
+    label = _method_table().label
     cells: dict[tuple, dict] = {}
     for source in sources:
         path = Path(source)
-        found = [json.loads(p.read_text()) for p in sorted(path.glob("cells/*/*.json"))] \
-            if path.is_dir() else json.loads(path.read_text()).get("cells", [])
+        if path.is_dir():
+            found = [json.loads(p.read_text()) for p in sorted(path.glob("cells/*/*.json"))]
+        else:
+            doc = json.loads(path.read_text())
+            found = doc.get("cells") or doc.get("runs") or []
         if not isinstance(found, list):
             raise SystemExit(f"{source}: no list of cells")
         for cell in found:
-            cells[(cell["scenario"], cell["method"], cell.get("seed"))] = _as_grid_cell(cell)
+            name = cell["method"] if cell["method"] == "base" else label(cell)
+            if name is not None:
+                cells[(cell["scenario"], name, cell.get("seed"))] = _as_grid_cell({**cell, "method": name})
     return list(cells.values())
 
 
 def _as_grid_cell(cell: dict) -> dict:
-    """A grid cell as stored, or a compact one of ``scripts/screen_rows.py --json`` (its
-    ``numbers`` hold the metrics and the costs) in the grid's form."""
+    """A grid cell as stored, or a compact one of ``scripts/screen_rows.py --json`` or
+    ``scripts/pack_runs.py`` (its ``numbers`` hold the metrics and the costs) in the grid's form."""
     if "metrics" in cell or "numbers" not in cell:
         return cell
     numbers = cell["numbers"]

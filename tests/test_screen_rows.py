@@ -175,6 +175,9 @@ def test_pack_runs_pairs_stored_lora_and_pools_over_refusal(tmp_path):
     over = row["over_refusal_vs_aligned"]
     assert over["estimate"] == pytest.approx(0.15)  # (3 - 2 + 4 - 2) / 2 of 10 prompts
     assert over["low"] <= over["estimate"] <= over["high"]
+    assert pack.main([str(out), f"{runs[0]}::named", "--lora", str(lora)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["runs"][0]["method"] == "named" and doc["pooled"] == []  # one seed is not pooled
     missing = _write_run(tmp_path, "other", 0, 2)
     with pytest.raises(SystemExit, match="no stored plain LoRA"):
         pack.main([str(out), str(missing), "--lora", str(lora)])
@@ -200,7 +203,7 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
               {"scenario": "sc", "method": "peer", "seed": 2, "headline": head(0.5, 0.9)}]  # no LoRA at seed 2
     (tmp_path / "a.json").write_text(json.dumps({"cells": cells}))
     rows = {r["method"]: r for r in table.table(table.load([str(tmp_path / "a.json")]))}
-    assert set(rows) == {"alignguard", "alignguard[kl_refusal_tokens=4] (the default before stop 34)"}
+    assert set(rows) == {"alignguard", "alignguard[kl_refusal_tokens=4] (before stop 34)"}
     mine = rows["alignguard"]
     assert mine["seeds"] == [0, 1]
     assert mine["drift_cut"] == pytest.approx([1.0, 0.9])  # aligned 0.9, LoRA 0.1
