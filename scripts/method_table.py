@@ -75,6 +75,7 @@ def _fmt(values: list[float], scale: float = 1.0, signed: bool = False, unit: st
     if unit == "%":
         return f"{round(mean)}%" + ("" if std is None else f" ± {round(std)}")
     if signed:
+        mean = 0.0 if abs(mean) < 0.05 else mean  # no "-0.0"
         return f"{mean:+.1f}" + ("" if std is None else f" ± {std:.1f}")
     return f"{mean:.3f}" + ("" if std is None else f" ± {std:.3f}")
 
