@@ -141,21 +141,33 @@ def fingerprint_records(records: Iterable[Mapping[str, Any]]) -> str:
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
-    """The current git commit of the source tree, or ``None`` outside a checkout."""
+    """The git commit of the checkout that holds this package's source, or ``None``.
+
+    ``None`` when the package does not run from a git checkout, and also when the git repository
+    found above it does not track the package's files (an installed copy in a virtual
+    environment that lives inside some other repository must not report that repository's
+    commit). A ``-dirty`` suffix marks uncommitted changes to tracked files.
+    """
     here = Path(cwd) if cwd else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
+
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=here, capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "HEAD")
+    if head is None or head.returncode != 0:
         return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=here, capture_output=True, text=True, timeout=5,
-    )
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    if cwd is None:
+        tracked = git("ls-files", "--error-unmatch", Path(__file__).name)
+        if tracked is None or tracked.returncode != 0:
+            return None
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    suffix = "-dirty" if dirty is not None and dirty.stdout.strip() else ""
+    return head.stdout.strip() + suffix
 
 
 def package_versions(names: Iterable[str] = PROVENANCE_PACKAGES) -> dict[str, str | None]:
