@@ -211,3 +211,27 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
     assert mine["over_refusal_vs_aligned"] == pytest.approx([0.0, 0.02])
     assert table.main([str(tmp_path / "a.json"), "--json", str(tmp_path / "rows.json")]) == 0
     assert len(json.loads((tmp_path / "rows.json").read_text())["rows"]) == 2
+
+
+def test_judge_agreement_keeps_one_row_per_reference_and_gates_the_likelihood_judge(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("judge_agreement", ROOT / "scripts" / "judge_agreement.py")
+    agree = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(agree)
+
+    def block(model: float, reference: float) -> dict:
+        return {"agreement": {"model": {"semantic~likelihood": {"agreement": model, "n": 200}},
+                              "reference": {"likelihood~semantic": {"agreement": reference, "n": 200}}}}
+
+    # the same aligned reference stored with two cells, a second evaluation of it in another file
+    (tmp_path / "a.json").write_text(json.dumps({"runs": [{"evaluation": block(0.95, 0.92)},
+                                                          {"evaluation": block(0.97, 0.92)}]}))
+    (tmp_path / "b.json").write_text(json.dumps({"cells": [{"raw": block(0.99, 0.88)}]}))
+    table = agree.collect([tmp_path / "a.json", tmp_path / "b.json"])
+    row = table["likelihood~semantic"]
+    assert [(a, name) for a, _, name in row["reference"]] == [(0.92, "a.json"), (0.88, "b.json")]
+    assert sorted(a for a, _, _ in row["model"]) == [0.95, 0.97, 0.99]
+    assert agree.main([str(tmp_path / "a.json"), str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "3, 0.970 [0.950, 0.990]" in out and "lowest 0.880" in out and "may not screen" in out
+    assert agree.main([str(tmp_path / "a.json")]) == 0
+    assert "lowest 0.920; the likelihood judge may screen" in capsys.readouterr().out
