@@ -93,8 +93,8 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.2f} ± {stat['std']:.2f}"
 
 
-def _opt(value: float | None, spec: str) -> str:
-    return "—" if value is None else format(value, spec)
+def _opt(value: float | None, spec: str, unit: str = "") -> str:
+    return "—" if value is None else format(value, spec) + unit
 
 
 def markdown_table(summary: dict, scenario: str) -> str:
@@ -111,7 +111,7 @@ def markdown_table(summary: dict, scenario: str) -> str:
         cut = s.get("drift_cut")
         lines.append(
             f"| `{method}` | {_pm(s['refusal'])} | {_pm(s['over_refusal'])} | {_pm(s['task'])} | "
-            f"{_pm(s['degenerate'])} | {_opt(None if cut is None else 100 * cut, '.0f')}{'%' if cut is not None else ''} | "
-            f"{_opt(s['step_time_ratio'], '.2f')}x | {_opt(s['peak_mem_ratio'], '.2f')}x | "
+            f"{_pm(s['degenerate'])} | {_opt(None if cut is None else 100 * cut, '.0f', '%')} | "
+            f"{_opt(s['step_time_ratio'], '.2f', 'x')} | {_opt(s['peak_mem_ratio'], '.2f', 'x')} | "
             f"{'yes' if s['frontier'] else ''} |")
     return "\n".join(lines)
