@@ -23,7 +23,8 @@ import statistics
 from pathlib import Path
 
 SOURCES = [f"docs/results/screen-smollm2-{name}.json" for name in (
-    "split-tail", "default", "control", "methods", "peers", "agl", "agl-paper-control", "agl-stop35")]
+    "split-tail", "default", "control", "methods", "peers", "agl", "agl-paper-control", "agl-stop35",
+    "agl-stop36")]
 ORDER = ("identity-shift", "benign-similar", "poisoned", "control")
 
 
