@@ -35,8 +35,8 @@ install-smollm2: install
 demo: install
 	$(VENV)/bin/alignguard demo
 
-# tiny models: one intra-op thread per process is faster on a 2-core machine (fresh clone,
-# 417 tests: 9.9 min with OMP_NUM_THREADS=1 beside another job, 12.9 min with the default alone)
+# tiny models: one intra-op thread per process is faster on a 2-core machine (fresh clone at
+# stop 36, 456 tests: 4.9 min with OMP_NUM_THREADS=1 beside another job; 6.8 min with the install)
 test: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest
 
