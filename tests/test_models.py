@@ -71,7 +71,7 @@ def test_an_adapter_id_without_its_adapter_fails_before_loading(tmp_path, monkey
         resolve_model_path("broken")
 
 
-def test_gguf_cache_is_written_once_and_keyed_by_size_and_mtime(tmp_path, monkeypatch, tiny_tokenizer):
+def test_gguf_cache_is_written_once_and_keyed_by_content(tmp_path, monkeypatch, tiny_tokenizer):
     monkeypatch.setenv("ALIGNGUARD_CACHE", str(tmp_path / "cache"))
     source = tmp_path / "weights.gguf"
     source.write_bytes(b"not really gguf")
@@ -90,7 +90,9 @@ def test_gguf_cache_is_written_once_and_keyed_by_size_and_mtime(tmp_path, monkey
     cached, _ = load_model(str(folder))
     with torch.no_grad():
         torch.testing.assert_close(cached(input_ids=IDS).logits, loaded[0](input_ids=IDS).logits)
-    os.utime(source, ns=(1, 1))  # a changed file gets a new key
+    os.utime(source, ns=(1, 1))  # the same bytes touched again (a reinstall) keep their key
+    assert gguf_cache_dir(source) == folder
+    source.write_bytes(b"not really gguf either")  # changed weights get a new key
     assert gguf_cache_dir(source) != folder
     monkeypatch.setenv("ALIGNGUARD_CACHE", "off")
     assert gguf_cache_dir(source) is None
