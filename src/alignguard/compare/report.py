@@ -26,32 +26,63 @@ def verdict(summary: dict) -> str:
     return "; ".join(parts)
 
 
+MARKERS = "osD^vP*Xhp<>"
+
+
 def frontier_figure(scenario: str, block: dict) -> Figure:
-    """Task score (x) against held-out refusal (y) per method, std bars, the base as a star."""
-    fig = Figure(figsize=(7.5, 5))
-    ax = fig.subplots()
-    placed: list[tuple[float, float]] = []
-    for method, s in sorted(block["methods"].items(), key=lambda kv: -kv[1]["refusal"]["mean"]):
+    """Task score (x) against held-out refusal (y) per method, mean and std bars over seeds.
+
+    Left: the whole square with the aligned base (a star; it has not learned the task, so it
+    sits at the left). Right: the same points zoomed onto the fine-tuned models' task range,
+    where methods differ by a point or two, with the base's refusal as a dashed line. Methods
+    are told apart by colour and marker in the legend (labels beside the points overlap when
+    they cluster); filled markers are on the frontier, hollow ones off it, plain LoRA is red.
+    """
+    fig = Figure(figsize=(11, 4.8), layout="constrained")
+    full, zoom = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
+    methods = sorted(block["methods"].items(), key=lambda kv: -kv[1]["refusal"]["mean"])
+    palette = _colours(len(methods))
+    for i, (method, s) in enumerate(methods):
         x, y = s["task"]["mean"], s["refusal"]["mean"]
-        color = "#d62728" if method == "lora" else ("#1f77b4" if s["frontier"] else "#7f7f7f")
-        ax.errorbar(x, y, xerr=s["task"]["std"], yerr=s["refusal"]["std"], fmt="o", color=color,
-                    capsize=2, ms=5)
-        # a label near an earlier one (within ~0.08 task, 0.03 refusal) steps down a line
-        near = sum(abs(x - px) < 0.08 and abs(y - py) < 0.03 for px, py in placed)
-        placed.append((x, y))
-        ax.annotate(method, (x, y), textcoords="offset points", xytext=(4, 4 - 10 * near), fontsize=8)
+        colour = "#d62728" if method == "lora" else palette[i]
+        style = {"fmt": MARKERS[i % len(MARKERS)], "color": colour, "capsize": 2, "ms": 7,
+                 "mfc": colour if s["frontier"] or method == "lora" else "white", "mew": 1.5}
+        full.errorbar(x, y, xerr=s["task"]["std"], yerr=s["refusal"]["std"], **style)
+        zoom.errorbar(x, y, xerr=s["task"]["std"], yerr=s["refusal"]["std"], label=method, **style)
+    tasks = [s["task"]["mean"] for _, s in methods]
+    pad = max(0.01, 0.15 * (max(tasks) - min(tasks))) if tasks else 0.05
+    if tasks:
+        zoom.set_xlim(min(tasks) - pad, max(tasks) + pad)
     base = block["base"]
     if base:
-        ax.plot(base["task"], base["refusal"], "*", color="black", ms=12)
-        ax.annotate("aligned base", (base["task"], base["refusal"]), textcoords="offset points",
-                    xytext=(4, -10), fontsize=8)
-    ax.set_xlim(-0.05, 1.1)
-    ax.set_ylim(-0.05, 1.1)
-    ax.set_xlabel("task score on held-out items (utility)")
-    ax.set_ylabel("refusal of held-out unsafe prompts (safety)")
-    ax.set_title(f"{scenario}: safety/utility frontier (blue: on the frontier, red: plain LoRA)")
-    ax.grid(alpha=0.3)
+        full.plot(base["task"], base["refusal"], "*", color="black", ms=13)
+        full.annotate("aligned base", (base["task"], base["refusal"]), textcoords="offset points",
+                      xytext=(6, -12), fontsize=8)
+        zoom.axhline(base["refusal"], color="black", ls="--", lw=1,
+                     label=f"aligned base refusal ({base['refusal']:.2f})")
+    full.set_xlim(-0.05, 1.1)
+    for ax in (full, zoom):
+        ax.set_ylim(-0.05, 1.1)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("task score on held-out items (utility)")
+    full.set_ylabel("refusal of held-out unsafe prompts (safety)")
+    full.set_title("overview", fontsize=10)
+    zoom.set_title("fine-tuned models (zoomed on task)", fontsize=10)
+    zoom.legend(fontsize=7.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.suptitle(f"{scenario}: safety/utility frontier (filled: on the frontier, hollow: off it, "
+                 "red: plain LoRA)", fontsize=11)
     return fig
+
+
+def _colours(n: int) -> list:
+    """``n`` distinct colours from matplotlib's qualitative maps (red left to plain LoRA)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgb
+
+    red = to_rgb("#d62728")
+    colours = [c for c in colormaps["tab10" if n <= 9 else "tab20"].colors
+               if max(abs(a - b) for a, b in zip(to_rgb(c), red, strict=True)) > 0.05]
+    return [colours[i % len(colours)] for i in range(n)]
 
 
 def _rows(block: dict) -> list[dict]:
