@@ -10,7 +10,9 @@ settings (``resolved_reg`` in the run's config), so the default since stop 34 (r
 through their end, tails averaged apart) and earlier forms (4 tokens alone) stay apart. Per
 scenario and method: the seeds, refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
 refusal_LoRA)``, task minus plain LoRA's (points), over-refusal and degenerate rate minus the
-aligned model's (points), each as mean +- std over seeds (std omitted for one seed). All cells use
+aligned model's (points), each as mean +- std over seeds (std omitted for one seed), and the
+drift cut again with refusals counted by the keyword judge (the cross-check: the default
+``ensemble`` judge over-counts refusals on SmolLM2's terse replies, docs/judges.md). All cells use
 the screening evaluation (120 unsafe / 80 safe DriftCheck prompts, 120 task items, CPU); a cell
 that appears in several files is taken from the first.
 """
@@ -48,7 +50,10 @@ def point(cell: dict) -> dict | None:
     if cell["method"] == "base" or not head:
         return None
     tasks = [t["model"]["estimate"] for t in head["task_score"].values()]
-    return {"refusal": head["refusal"]["model"]["estimate"], "aligned": head["refusal"]["reference"]["estimate"],
+    by_judge = cell.get("refusal_drift_by_judge") or (cell.get("evaluation") or {}).get(
+        "refusal_drift_by_judge") or {}
+    return {"drift_keyword": (by_judge.get("keyword") or {}).get("estimate"),
+            "refusal": head["refusal"]["model"]["estimate"], "aligned": head["refusal"]["reference"]["estimate"],
             "task": statistics.fmean(tasks), "over_refusal": head["over_refusal"]["model"]["estimate"],
             "aligned_over_refusal": head["over_refusal"]["reference"]["estimate"],
             "degenerate": head["degenerate_rate"]["model"]["estimate"],
@@ -100,10 +105,21 @@ def table(points: dict[tuple[str, str, int], dict]) -> list[dict]:
                           for c, lo in zip(cells, loras, strict=True)],
             "task_vs_lora": [c["task"] - lo["task"] for c, lo in zip(cells, loras, strict=True)],
             "over_refusal_vs_aligned": [c["over_refusal"] - c["aligned_over_refusal"] for c in cells],
-            "degenerate_vs_aligned": [c["degenerate"] - c["aligned_degenerate"] for c in cells]})
+            "degenerate_vs_aligned": [c["degenerate"] - c["aligned_degenerate"] for c in cells],
+            "drift_cut_keyword": _keyword_cuts(cells, loras)})
     rows.sort(key=lambda r: (ORDER.index(r["scenario"]) if r["scenario"] in ORDER else 9,
                              -statistics.fmean(r["drift_cut"])))
     return rows
+
+
+def _keyword_cuts(cells: list[dict], loras: list[dict]) -> list[float] | None:
+    """The drift cut with refusals counted by the keyword judge, ``1 - drift_kw / drift_kw(LoRA)``
+    (drift = the aligned model's refusal minus the model's on the same prompts); ``None`` when a
+    cell did not record that judge."""
+    pairs = [(c.get("drift_keyword"), lo.get("drift_keyword")) for c, lo in zip(cells, loras, strict=True)]
+    if any(a is None or not b for a, b in pairs):
+        return None
+    return [1 - a / b for a, b in pairs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,13 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = table(load(args.files or SOURCES))
     print("| scenario | method | seeds | refusal | drift cut | task vs LoRA (points) | "
-          "over-refusal vs aligned (points) | degenerate vs aligned (points) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "over-refusal vs aligned (points) | degenerate vs aligned (points) | drift cut, keyword judge |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| `{r['scenario']}` | `{r['method']}` | {','.join(map(str, r['seeds']))} | "
               f"{_fmt(r['refusal'])} | {_fmt(r['drift_cut'], 100, unit='%')} | "
               f"{_fmt(r['task_vs_lora'], 100, True)} | {_fmt(r['over_refusal_vs_aligned'], 100, True)} | "
-              f"{_fmt(r['degenerate_vs_aligned'], 100, True)} |")
+              f"{_fmt(r['degenerate_vs_aligned'], 100, True)} | "
+              f"{'—' if r['drift_cut_keyword'] is None else _fmt(r['drift_cut_keyword'], 100, unit='%')} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows}, indent=1) + "\n")
     return 0

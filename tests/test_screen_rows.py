@@ -209,6 +209,12 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
     assert mine["drift_cut"] == pytest.approx([1.0, 0.9])  # aligned 0.9, LoRA 0.1
     assert mine["task_vs_lora"] == pytest.approx([-0.02, -0.02])
     assert mine["over_refusal_vs_aligned"] == pytest.approx([0.0, 0.02])
+    assert mine["drift_cut_keyword"] is None  # no keyword drift recorded in these cells
+    for c in cells:
+        c["refusal_drift_by_judge"] = {"keyword": {"estimate": 0.4 if c["method"] == "lora" else 0.1}}
+    (tmp_path / "b.json").write_text(json.dumps({"cells": cells}))
+    rows = {r["method"]: r for r in table.table(table.load([str(tmp_path / "b.json")]))}
+    assert rows["alignguard"]["drift_cut_keyword"] == pytest.approx([0.75, 0.75])  # 1 - 0.1 / 0.4
     assert table.main([str(tmp_path / "a.json"), "--json", str(tmp_path / "rows.json")]) == 0
     assert len(json.loads((tmp_path / "rows.json").read_text())["rows"]) == 2
 
