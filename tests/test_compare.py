@@ -50,14 +50,15 @@ def test_frontier_figure_tells_every_method_apart():
     base = {"scenario": "benign", "method": "base", "seed": None,
             "metrics": {"refusal": 0.9, "over_refusal": 0.1, "task": 0.0, "degenerate": 0.0}}
     cells = [base, _cell("lora", 0, 0.1, 0.99), _cell("kl-anchor", 0, 0.85, 0.98),
-             _cell("weak", 0, 0.5, 0.97), _cell("alignguard", 0, 0.88, 0.985)]
+             _cell("weak", 0, 0.5, 0.97), _cell("alignguard", 0, 0.88, 0.985),
+             _cell("lost-task", 0, 0.9, 0.0)]  # in the overview only: the zoom stays on the rest
     fig = frontier_figure("benign", summarize(cells)["benign"])
     full, zoom = fig.axes
     low, high = zoom.get_xlim()
     assert len(full.lines) >= 5 and 0.9 < low < 0.97 and 0.99 < high < 1.05
     labels = [t.get_text() for t in zoom.get_legend().get_texts()]
     assert sorted(lb for lb in labels if not lb.startswith("aligned")) == \
-        ["alignguard", "kl-anchor", "lora", "weak"]
+        ["alignguard", "kl-anchor", "lora", "lost-task", "weak"]
     faces = {c.get_label(): c.lines[0].get_markerfacecolor() for c in zoom.containers}
     assert to_rgba(faces["weak"]) == to_rgba("white")  # dominated by alignguard
     assert to_rgba(faces["alignguard"]) != to_rgba("white")

@@ -33,8 +33,9 @@ def frontier_figure(scenario: str, block: dict) -> Figure:
     """Task score (x) against held-out refusal (y) per method, mean and std bars over seeds.
 
     Left: the whole square with the aligned base (a star; it has not learned the task, so it
-    sits at the left). Right: the same points zoomed onto the fine-tuned models' task range,
-    where methods differ by a point or two, with the base's refusal as a dashed line. Methods
+    sits at the left). Right: the same points zoomed onto the task range of the methods within
+    10 points of plain LoRA's task, where methods differ by a point or two, with the base's
+    refusal as a dashed line. Methods
     are told apart by colour and marker in the legend (labels beside the points overlap when
     they cluster); filled markers are on the frontier, hollow ones off it, plain LoRA is red.
     """
@@ -49,9 +50,9 @@ def frontier_figure(scenario: str, block: dict) -> Figure:
                  "mfc": colour if s["frontier"] or method == "lora" else "white", "mew": 1.5}
         full.errorbar(x, y, xerr=s["task"]["std"], yerr=s["refusal"]["std"], **style)
         zoom.errorbar(x, y, xerr=s["task"]["std"], yerr=s["refusal"]["std"], label=method, **style)
-    tasks = [s["task"]["mean"] for _, s in methods]
-    pad = max(0.01, 0.15 * (max(tasks) - min(tasks))) if tasks else 0.05
+    tasks = _zoomed_tasks(block)
     if tasks:
+        pad = max(0.01, 0.15 * (max(tasks) - min(tasks)))
         zoom.set_xlim(min(tasks) - pad, max(tasks) + pad)
     base = block["base"]
     if base:
@@ -67,11 +68,20 @@ def frontier_figure(scenario: str, block: dict) -> Figure:
         ax.set_xlabel("task score on held-out items (utility)")
     full.set_ylabel("refusal of held-out unsafe prompts (safety)")
     full.set_title("overview", fontsize=10)
-    zoom.set_title("fine-tuned models (zoomed on task)", fontsize=10)
+    zoom.set_title("zoomed on task: methods within 10 points of plain LoRA's", fontsize=10)
     zoom.legend(fontsize=7.5, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.suptitle(f"{scenario}: safety/utility frontier (filled: on the frontier, hollow: off it, "
                  "red: plain LoRA)", fontsize=11)
     return fig
+
+
+def _zoomed_tasks(block: dict, within: float = 0.1) -> list[float]:
+    """The task scores the zoom spans: methods within ``within`` of plain LoRA's task (all
+    methods when there is no LoRA cell); one that lost the task shows in the overview only."""
+    tasks = {m: s["task"]["mean"] for m, s in block["methods"].items()}
+    if "lora" not in tasks:
+        return list(tasks.values())
+    return [t for t in tasks.values() if t >= tasks["lora"] - within]
 
 
 def _colours(n: int) -> list:
