@@ -220,6 +220,12 @@ def _limit_rows(batches: Iterable[Mapping[str, torch.Tensor]], max_rows: int | N
         yield batch
 
 
+def _limited(batches: Iterable, max_examples: int | None, counter: list[int]) -> Iterable:
+    """``batches`` cut at ``max_examples`` rows (``_limit_rows``), keeping a length for progress bars."""
+    limited = _limit_rows(batches, max_examples or None, counter)
+    return _Sized(limited, len(batches)) if hasattr(batches, "__len__") else limited  # type: ignore[arg-type]
+
+
 def _is_examples(data: Any) -> bool:
     return isinstance(data, Sequence) and len(data) > 0 and isinstance(data[0], Example)
 
@@ -260,7 +266,6 @@ def estimate_alignment_fisher(
     Returns:
         The :class:`AlignmentBasis` (float32 tensors on CPU).
     """
-    from alignguard import __version__
     from alignguard.targets import resolve_target_modules
 
     _check_options(tokens, estimator, explained_variance, max_rank, batch_size, max_length)
@@ -268,11 +273,8 @@ def estimate_alignment_fisher(
     kfac_estimator = "empirical" if estimator == "contrastive" else estimator
     batches, data_fp, n_prompts, max_examples = _alignment_batches(
         data, tokenizer, tokens, estimator, batch_size, max_length, max_examples)
-    counter = [0]
-    limited = _limit_rows(batches, max_examples or None, counter)
-    if hasattr(batches, "__len__"):
-        limited = _Sized(limited, len(batches))  # type: ignore[arg-type]
-    factors = collect_kfac_factors(model, limited, names, tokens=tokens, estimator=kfac_estimator,
+    counter = [0]  # rows used, counted while the factors are collected
+    factors = collect_kfac_factors(model, _limited(batches, max_examples, counter), names, tokens=tokens, estimator=kfac_estimator,
                                    seed=seed, progress=progress)
     n_tokens = min((f.n_tokens for f in factors.values()), default=0)
     if n_tokens == 0:
@@ -281,16 +283,22 @@ def estimate_alignment_fisher(
     bases, per_module, cache = {}, {}, {}
     for name in names:
         bases[name], per_module[name] = _module_basis(factors[name], explained_variance, max_rank, cache)
-    meta = {
-        "model_fingerprint": model_fingerprint(model, names),
-        "module_fingerprints": module_digests(model, names),
-        "model_name": model_name or getattr(getattr(model, "config", None), "_name_or_path", None),
+    meta = _basis_metadata(model, names, model_name) | {
         "data_fingerprint": data_fp, "n_examples": n_prompts or counter[0],
         "n_sequences": counter[0], "n_tokens": n_tokens, "tokens": tokens,
         "estimator": estimator, "explained_variance": explained_variance, "max_rank": max_rank,
-        "seed": seed, "target_modules": target_modules, "per_module": per_module,
-        "alignguard_version": __version__}
+        "seed": seed, "target_modules": target_modules, "per_module": per_module}
     return AlignmentBasis(bases, meta)
+
+
+def _basis_metadata(model: nn.Module, names: Sequence[str], model_name: str | None) -> dict:
+    """Provenance of the estimated model: its fingerprints, name and the library version."""
+    from alignguard import __version__
+
+    return {"model_fingerprint": model_fingerprint(model, names),
+            "module_fingerprints": module_digests(model, names),
+            "model_name": model_name or getattr(getattr(model, "config", None), "_name_or_path", None),
+            "alignguard_version": __version__}
 
 
 def _alignment_batches(data, tokenizer, tokens: str, estimator: str, batch_size: int,

@@ -102,21 +102,28 @@ def prepare_alignment(settings: AlignmentSettings, model: torch.nn.Module, token
                                          (target_modules, target_names), model_name, seed, cache_dir)
     if "directions" in needs and out.basis is not None and not out.basis.has_directions:
         out.basis = _with_directions(out.basis, settings, model, tokenizer, out.examples, cache_dir)
+    _add_activation_artifacts(out, settings, model, tokenizer, needs)
+    return out
+
+
+def _add_activation_artifacts(out: AlignmentArtifacts, settings: AlignmentSettings,
+                              model: torch.nn.Module, tokenizer, needs: Sequence[str]) -> None:
+    """The input subspaces (``"activations"``) and the alignment gate (``"preference"``) of the
+    alignment rows, written into ``out``."""
     if "activations" in needs:
         from alignguard.alignment.activations import activation_bases
 
         out.activations = activation_bases(
-            model, out.examples[: settings.activation_examples], tokenizer, target_names,
+            model, out.examples[: settings.activation_examples], tokenizer, out.target_names,
             energy=settings.activation_energy, batch_size=settings.batch_size,
             max_length=settings.max_length)
     if "preference" in needs:
         from alignguard.alignment.gate import AlignmentGate
 
         out.gate = AlignmentGate.estimate(model, out.examples[: settings.gate_examples], tokenizer,
-                                          target_names, tau=float("inf"),
+                                          out.target_names, tau=float("inf"),
                                           batch_size=settings.batch_size,
                                           max_length=settings.max_length)
-    return out
 
 
 def alignment_deltas(model: torch.nn.Module, base_model: str,

@@ -57,6 +57,17 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
                         replay_fraction=replay_fraction, jobs=jobs, output=output, train=base,
                         eval_batch_size=eval_batch_size)
 
+    results = run_compare(cfg, _progress_printer(output), run=run)
+    for scenario in results["summary"]:
+        print(f"\n{scenario}\n{markdown_table(results['summary'], scenario)}")
+    where = Path(output) if run else Path(output) / "partial"
+    print(f"\nresults: {where / 'results.json'}\nreport:  {where / 'report.html'}")
+    expected = len(cfg.scenarios) * (1 + len(cfg.methods) * len(cfg.seeds))
+    return 0 if results["n_cells"] == expected or not run else 1
+
+
+def _progress_printer(output: str):
+    """A ``progress(k, n, spec, result)`` callback printing one line per finished cell with a rough ETA."""
     started = time.monotonic()
 
     def progress(k: int, n: int, spec, result: dict | None) -> None:
@@ -70,13 +81,7 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
             print(f"[{k}/{n}] {what}: refusal {m['refusal']:.3f} task {m['task']:.3f} "
                   f"({result['wall_s']:.0f} s{eta})", flush=True)
 
-    results = run_compare(cfg, progress, run=run)
-    for scenario in results["summary"]:
-        print(f"\n{scenario}\n{markdown_table(results['summary'], scenario)}")
-    where = Path(output) if run else Path(output) / "partial"
-    print(f"\nresults: {where / 'results.json'}\nreport:  {where / 'report.html'}")
-    expected = len(cfg.scenarios) * (1 + len(cfg.methods) * len(cfg.seeds))
-    return 0 if results["n_cells"] == expected or not run else 1
+    return progress
 
 
 def _train_config(overrides: dict | None) -> TrainConfig:
