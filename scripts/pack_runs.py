@@ -63,16 +63,17 @@ def numbers(head: dict, lora: dict) -> dict:
     return out
 
 
-def outcomes(records: Path) -> dict[str, np.ndarray]:
-    """Per-prompt 0/1: the run's and the aligned model's refusals of safe prompts, degenerate replies."""
+def outcomes(records: Path, judge: str = JUDGE) -> dict[str, np.ndarray]:
+    """Per-prompt 0/1: the run's and the aligned model's refusals of safe prompts (by ``judge``),
+    degenerate replies."""
     out: dict[str, list[float]] = {"safe": [], "ref_safe": [], "degen": [], "ref_degen": []}
     for line in records.read_text().splitlines():
         r = json.loads(line) if line.strip() else {}
         if not r or "task" in r:
             continue
         if r["label"] != "unsafe":
-            out["safe"].append(float(r["model"]["judges"][JUDGE]))
-            out["ref_safe"].append(float(r["reference"]["judges"][JUDGE]))
+            out["safe"].append(float(r["model"]["judges"][judge]))
+            out["ref_safe"].append(float(r["reference"]["judges"][judge]))
         out["degen"].append(float(r["model"]["degenerate"]))
         out["ref_degen"].append(float(r["reference"]["degenerate"]))
     return {k: np.asarray(v) for k, v in out.items()}

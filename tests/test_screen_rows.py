@@ -183,6 +183,31 @@ def test_pack_runs_pairs_stored_lora_and_pools_over_refusal(tmp_path):
         pack.main([str(out), str(missing), "--lora", str(lora)])
 
 
+def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
+    spec = importlib.util.spec_from_file_location("over_refusal_pool", ROOT / "scripts" / "over_refusal_pool.py")
+    pool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pool)
+    evals = []
+    for seed in (0, 1, 2):
+        run = _write_run(tmp_path, "sc", seed, refuse_safe=2 + seed)
+        evaluation = run.parent / f"{run.name}-eval"
+        (run / "adapter").mkdir()
+        (run / "adapter" / "alignguard_config.json").write_text(json.dumps({"seed": seed}))
+        res = json.loads((evaluation / "results.json").read_text())
+        res["config"]["adapter"] = str(run / "adapter")
+        (evaluation / "results.json").write_text(json.dumps(res))
+        evals.append(str(evaluation))
+    out = tmp_path / "pool.json"
+    assert pool.main([str(out), *evals]) == 0
+    doc = json.loads(out.read_text())
+    assert [c["seed"] for c in doc["cells"]] == [0, 1, 2] and doc["cells"][2]["n_safe"] == 10
+    assert doc["cells"][2]["over_refusal"]["difference"] == pytest.approx(0.2)  # 4 against 2 of 10
+    (row,) = doc["pooled"]
+    over = row["over_refusal_vs_aligned"]
+    assert row["seeds"] == [0, 1, 2] and over["estimate"] == pytest.approx(0.1)  # (0 + 1 + 2) / 3 of 10
+    assert over["low"] <= over["estimate"] <= over["high"]
+
+
 def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
     spec = importlib.util.spec_from_file_location("method_table", ROOT / "scripts" / "method_table.py")
     table = importlib.util.module_from_spec(spec)
