@@ -201,11 +201,13 @@ def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
     assert pool.main([str(out), *evals]) == 0
     doc = json.loads(out.read_text())
     assert [c["seed"] for c in doc["cells"]] == [0, 1, 2] and doc["cells"][2]["n_safe"] == 10
-    assert doc["cells"][2]["over_refusal"]["difference"] == pytest.approx(0.2)  # 4 against 2 of 10
+    assert doc["cells"][2]["by_judge"]["ensemble"]["over_refusal"]["difference"] == pytest.approx(0.2)  # 4 vs 2
     (row,) = doc["pooled"]
     over = row["over_refusal_vs_aligned"]
     assert row["seeds"] == [0, 1, 2] and over["estimate"] == pytest.approx(0.1)  # (0 + 1 + 2) / 3 of 10
     assert over["low"] <= over["estimate"] <= over["high"]
+    with pytest.raises(KeyError):  # a judge the records do not hold is an error, not a zero
+        pool.main([str(out), *evals, "--judges", "ensemble,keyword"])
 
 
 def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
