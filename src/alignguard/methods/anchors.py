@@ -31,10 +31,6 @@ to refuse (Qi et al., arXiv 2406.05946), and a refusal (keyword judge's markers)
 so that it also stops where the aligned model stops. With ``split_tail`` the two parts are
 averaged apart, ``KL = mean_{openings} + mean_{refusal tails}``, so that long tails do not
 dilute the openings (:func:`alignguard.methods.alignstream.kl_to_reference`).
-
-**Task-nearest rows** (project decision, ``nearest = f``): a share ``f`` of the anchor's rows
-is drawn from the alignment rows nearest to the task rows (:mod:`alignguard.methods.nearest`),
-where benign data pushes on safety most (He et al., arXiv 2404.01099).
 """
 
 from __future__ import annotations
@@ -55,7 +51,6 @@ from alignguard.methods.alignstream import (
     trainable_parameters,
 )
 from alignguard.methods.base import State
-from alignguard.methods.nearest import task_nearest_rows
 
 
 class KLAnchor(StreamingComponent):
@@ -72,7 +67,7 @@ class KLAnchor(StreamingComponent):
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
                  every: int = 1, contexts: int = 0, reply_tokens: int = 0,
                  augment: int = 0, refusal_tokens: int = 0,
-                 split_tail: bool = False, nearest: float = 0.0) -> None:
+                 split_tail: bool = False) -> None:
         if not lam > 0:
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
@@ -86,10 +81,6 @@ class KLAnchor(StreamingComponent):
         self.contexts, self.systems, self.reply_tokens = contexts, 0, reply_tokens
         self.augment, self.refusal_tokens = augment, refusal_tokens
         self.split_tail = split_tail
-        if not 0.0 <= nearest < 1.0:
-            raise ValueError(f"kl_nearest is the share of task-nearest anchor rows, in [0, 1), "
-                             f"got {nearest}")
-        self.nearest, self.near_rows = nearest, 0
         self._artifacts = None
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
@@ -102,17 +93,12 @@ class KLAnchor(StreamingComponent):
 
     def examples(self, rows: list[Example], seed: int) -> list[Example]:
         """The task rows, unchanged. The anchor's stream is rebuilt when it anchors more than
-        the alignment rows as they are: with ``nearest > 0`` extra draws of the alignment rows
-        nearest to the task rows (:func:`~alignguard.methods.nearest.task_nearest_rows`),
-        ``augment`` word-dropout copies of each row, and with ``contexts > 0`` every row also
-        under the task data's most frequent system prompts."""
+        the alignment rows as they are: ``augment`` word-dropout copies of each row, and with
+        ``contexts > 0`` every row also under the task data's most frequent system prompts."""
         systems = matched_systems(rows, self.contexts)
-        if (systems or self.augment or self.nearest) and self._artifacts is not None:
+        if (systems or self.augment) and self._artifacts is not None:
             tok = self._artifacts.tokenizer
             base = list(self._artifacts.examples)
-            near = task_nearest_rows(rows, base, self.nearest, self.seed)
-            self.near_rows = len(near)
-            base += near
             base += perturbed_prompts(base, self.augment, self.seed)
             anchored = base + [e for e in (replace(e, context=system + e.context)
                                            for system in systems for e in base)
@@ -145,8 +131,6 @@ class KLAnchor(StreamingComponent):
         values = {"reg/kl": self.last, "weighted/kl": self.lam * self.last}
         if self.contexts:
             values["kl_anchor/system_prompts"] = float(self.systems)
-        if self.nearest:
-            values["kl_anchor/nearest_rows"] = float(self.near_rows)
         return values
 
     def state_dict(self) -> State:

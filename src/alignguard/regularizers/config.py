@@ -101,9 +101,6 @@ class RegularizerConfig:
         kl_augment: kl-anchor also anchors this many word-dropout copies of each alignment
             prompt (a quarter of the words left out; the aligned model's distribution on the
             perturbed prompt is the target; 0: none).
-        kl_nearest: share of kl-anchor's rows drawn from the alignment rows nearest to the
-            task rows (TF-IDF cosine of the prompts, :mod:`alignguard.methods.nearest`; ours),
-            in [0, 1) (0: none, every row drawn uniformly).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -148,7 +145,6 @@ class RegularizerConfig:
     kl_refusal_tokens: int = 0
     kl_split_tail: bool | None = None
     kl_augment: int = 0
-    kl_nearest: float = 0.0
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -195,9 +191,6 @@ class RegularizerConfig:
                      "kl_refusal_tokens", "kl_augment", "align_batch"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.kl_nearest < 1.0:
-            raise ValueError(f"kl_nearest is a share of the anchor's rows, in [0, 1), got "
-                             f"{self.kl_nearest}")
         for name in ("spf_rank", "spf_examples", "spf_refresh",
                      "lisa_align_steps", "lisa_task_steps"):
             if getattr(self, name) < 1:
