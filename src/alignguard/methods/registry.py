@@ -95,7 +95,7 @@ ALIGNGUARD_KL_TOKENS = 4  # and on the first 4 tokens of each reply, where refus
 ALIGNGUARD_KL_REFUSAL_TOKENS = 256  # but refusals through their end, their tails averaged apart
 # (K = 4 alone let refusals run on as the taught persona on identity-shift; docs/method.md)
 PRESETS["alignguard"] = Preset(
-    ("penalties", "kl_anchor"), dict(_ZERO),
+    ("penalties", "kl_anchor", "refusal_direction"), dict(_ZERO),
     {"lam_kl": KL_LAMBDA, "align_batch": ALIGNGUARD_ALIGN_BATCH,
      "kl_contexts": ALIGNGUARD_KL_CONTEXTS, "kl_tokens": ALIGNGUARD_KL_TOKENS,
      "kl_refusal_tokens": ALIGNGUARD_KL_REFUSAL_TOKENS, "kl_split_tail": True},
@@ -173,6 +173,23 @@ COMPONENTS.update({
                                   reg.align_batch or ALIGN_BATCH, cfg.max_length, cfg.seed),
 })
 # --- end of published defenses, part A ------------------------------------------------------
+
+# --- the refusal-direction anchor (ours, after ProCon, arXiv 2509.06795; docs/method.md) -----
+PRESETS["refusal-direction"] = Preset(
+    ("penalties", "refusal_direction"), dict(_ZERO), {"lam_rdir": KL_LAMBDA},
+    summary="LoRA + hidden states held along the aligned refusal direction (ours, after ProCon)")
+
+
+def _refusal_direction(cfg: TrainConfig, reg: RegularizerConfig) -> Component | None:
+    if not reg.lam_rdir > 0:
+        return None
+    from alignguard.methods.refusal_direction import RefusalDirection
+
+    return RefusalDirection(reg.lam_rdir, reg.align_batch or ALIGN_BATCH, cfg.max_length, cfg.seed,
+                            task=reg.rdir_task)
+
+
+COMPONENTS["refusal_direction"] = _refusal_direction
 
 
 def resolve_reg(method: str, reg: RegularizerConfig) -> RegularizerConfig:

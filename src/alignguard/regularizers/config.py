@@ -101,6 +101,14 @@ class RegularizerConfig:
         kl_augment: kl-anchor also anchors this many word-dropout copies of each alignment
             prompt (a quarter of the words left out; the aligned model's distribution on the
             perturbed prompt is the target; 0: none).
+        lam_rdir: weight of the refusal-direction anchor (ours, after ProCon, arXiv
+            2509.06795): hidden states at the last prompt token held along the aligned model's
+            refusal direction, one-sided on refusal rows, two-sided on task rows
+            (:mod:`alignguard.methods.refusal_direction`; 0: off, or 1.0 for the
+            ``refusal-direction`` preset).
+        rdir_task: how the refusal-direction anchor holds the task rows' projections:
+            "one-sided" (only a move away from refusal is penalised), "two-sided" (held where
+            they were, ProCon's constraint) or "off" (refusal rows only).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -145,6 +153,8 @@ class RegularizerConfig:
     kl_refusal_tokens: int = 0
     kl_split_tail: bool | None = None
     kl_augment: int = 0
+    lam_rdir: float = 0.0
+    rdir_task: str = "one-sided"
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -175,6 +185,7 @@ class RegularizerConfig:
         _check_choice("reduction", self.reduction, REDUCTIONS)
         _check_choice("norm", self.norm, NORMS)
         _check_choice("safe_form", self.safe_form, ("paper", "projector"))
+        _check_choice("rdir_task", self.rdir_task, ("one-sided", "two-sided", "off"))
         for name in ("safe_rank", "safe_layers", "lox_rank"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -187,7 +198,7 @@ class RegularizerConfig:
 
     def _check_defenses(self) -> None:
         """Validate the fields of the published defenses (kl-anchor, safegrad, spf, lisa)."""
-        for name in ("lam_kl", "lisa_rho", "kl_every", "kl_contexts", "kl_tokens",
+        for name in ("lam_kl", "lam_rdir", "lisa_rho", "kl_every", "kl_contexts", "kl_tokens",
                      "kl_refusal_tokens", "kl_augment", "align_batch"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -1,0 +1,195 @@
+"""The refusal-direction anchor (ours, after ProCon, arXiv 2509.06795): keep the fine-tuned
+model's hidden states where the aligned model put them along the aligned model's refusal
+direction.
+
+Refusal in aligned chat models is mediated by one direction of the residual stream, the
+difference of the mean activations on harmful and harmless prompts at the last prompt token
+(Arditi et al., arXiv 2406.11717); fine-tuning drifts the hidden states along it, and ProCon
+constrains each training sample's projection on it. Here, at the aligned weights ``W0``, per layer
+``l``::
+
+    r_l = mean_{harmful} h_l(x) - mean_{harmless} h_l(x),    u_l = r_l / ||r_l||
+
+over the alignment rows (harmful: the rows whose reply is a refusal by the keyword judge's
+markers), with ``h_l(x)`` the output of layer ``l`` at the last prompt token. Each optimizer step
+draws ``B`` refusal rows of the alignment data and ``B`` task rows and adds::
+
+    lam_rdir * ( mean_{l, refusal rows} relu(p0 - p_theta)^2 / ||r_l||^2
+               + mean_{l, task rows}    (p_theta - p0)^2      / ||r_l||^2 )
+
+with ``p = <h_l(x), u_l>`` under the fine-tuned weights (``p_theta``) and the aligned ones
+(``p0``, the adapter disabled). On harmful prompts the constraint is one-sided: only a move away
+from refusal is penalised. On the task's own rows it holds the projection where it was, ProCon's
+constraint on training samples: a task that teaches "always comply" moves every prompt along
+``-u_l``, its own rows included. Dividing by the aligned gap ``||r_l||^2`` makes each layer's term
+the squared fraction of the harmful/harmless separation that was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import torch
+
+from alignguard.data import IGNORE_INDEX, Example, collate, pad_id_of
+from alignguard.methods.alignstream import (
+    AlignmentStream,
+    StreamingComponent,
+    device_of,
+    evaluating,
+    trainable_parameters,
+)
+from alignguard.methods.base import State
+
+log = logging.getLogger(__name__)
+
+TASK_MODES = ("one-sided", "two-sided", "off")
+DIRECTION_ROWS = 256  # at most this many harmful and this many harmless rows estimate r_l
+
+
+def prompt_only(row: dict) -> dict:
+    """``row`` cut after its last prompt token (the position whose state predicts the reply's
+    first token, where refusal is decided); the whole row when truncation left no reply."""
+    where = [i for i, label in enumerate(row["labels"]) if label != IGNORE_INDEX]
+    end = where[0] if where and where[0] > 0 else len(row["input_ids"])
+    return {"input_ids": row["input_ids"][:end], "labels": [IGNORE_INDEX] * end}
+
+
+def prompt_stream(examples: Sequence[Example], tokenizer, *, batch_size: int, max_length: int,
+                  seed: int) -> AlignmentStream:
+    """A seeded, resumable stream of ``examples``' prompts (no reply tokens)."""
+    stream = AlignmentStream(examples, tokenizer, batch_size=batch_size, max_length=max_length,
+                             seed=seed)
+    stream.encoded = [prompt_only(r) for r in stream.encoded]
+    return stream
+
+
+def last_prompt_states(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``(B, L, d)``: every layer's output at each row's last (non-pad) token, float32."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                output_hidden_states=True)
+    last = batch["attention_mask"].sum(dim=1) - 1
+    rows = torch.arange(last.shape[0], device=last.device)
+    return torch.stack([h[rows, last] for h in out.hidden_states[1:]], dim=1).float()
+
+
+class RefusalDirection(StreamingComponent):
+    """``lam_rdir`` times the refusal-direction constraint of the module docstring.
+
+    Cost per step: two forwards on ``2B`` prompts (one without gradients, adapter disabled) and
+    the backward of one; once, at ``W0``, a forward over up to 512 alignment prompts.
+    """
+
+    name = "refusal_direction"
+
+    def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
+                 task: str = "one-sided") -> None:
+        if not lam > 0:
+            raise ValueError(f"the refusal-direction anchor's weight must be > 0, got {lam}")
+        if task not in TASK_MODES:
+            raise ValueError(f"task must be one of {TASK_MODES}, got {task!r}")
+        self.task_mode = task
+        self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
+        self.tokenizer = None
+        self.harmful: list[Example] = []
+        self.harmless: list[Example] = []
+        self.task: AlignmentStream | None = None
+        self.model: torch.nn.Module | None = None
+        self.units: torch.Tensor | None = None  # (L, d) unit directions u_l
+        self.gaps: torch.Tensor | None = None  # (L,) ||r_l||
+        self.last = {"harmful": 0.0, "task": 0.0}
+
+    def prepare(self, artifacts) -> None:
+        from alignguard.drift.judges.keyword import KeywordJudge
+
+        judge = KeywordJudge()
+        self.tokenizer = artifacts.tokenizer
+        self.harmful = [e for e in artifacts.examples if judge.is_refusal(e.response)]
+        self.harmless = [e for e in artifacts.examples if not judge.is_refusal(e.response)]
+        if not self.harmful or not self.harmless:
+            raise ValueError("the refusal-direction anchor needs alignment rows of both kinds: "
+                             f"{len(self.harmful)} refusals and {len(self.harmless)} others found")
+        self.stream = prompt_stream(self.harmful, self.tokenizer, batch_size=self.batch_size,
+                                    max_length=self.max_length, seed=self.seed)
+
+    def examples(self, rows: list[Example], seed: int) -> list[Example]:
+        """The task rows, unchanged; their prompts also feed the constraint on training rows."""
+        if self.tokenizer is not None and rows and self.task_mode != "off":
+            self.task = prompt_stream(rows, self.tokenizer, batch_size=self.batch_size,
+                                      max_length=self.max_length, seed=self.seed + 1)
+        return rows
+
+    def before_training(self, model: torch.nn.Module) -> None:
+        self.model = model
+        if self.units is None:
+            self.units, self.gaps = self._directions(model)
+            log.info("refusal directions: %d layers, separation %s", len(self.gaps),
+                     ", ".join(f"{g:.3g}" for g in self.gaps.tolist()))
+
+    def rebind(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    @torch.no_grad()
+    def _directions(self, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(u_l, ||r_l||)`` at ``W0`` (adapter disabled, eval mode)."""
+        device = device_of(trainable_parameters(model))
+        means = []
+        for rows in (self.harmful[:DIRECTION_ROWS], self.harmless[:DIRECTION_ROWS]):
+            stream = prompt_stream(rows, self.tokenizer, batch_size=16,
+                                   max_length=self.max_length, seed=self.seed)
+            total = None
+            for start in range(0, len(stream.encoded), 16):
+                batch = collate(stream.encoded[start:start + 16], pad_id_of(self.tokenizer))
+                states = self._reference_states({k: v.to(device) for k, v in batch.items()})
+                total = states.sum(0) if total is None else total + states.sum(0)
+            means.append(total / len(stream.encoded))
+        r = means[0] - means[1]
+        gaps = r.norm(dim=-1).clamp_min(1e-8)
+        return r / gaps[:, None], gaps
+
+    def _reference_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        disable = getattr(self.model, "disable_adapter", None)
+        with torch.no_grad(), evaluating(self.model):
+            if disable is None:
+                return last_prompt_states(self.model, batch)
+            with disable():
+                return last_prompt_states(self.model, batch)
+
+    def _shift(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(B, L)``: ``(p_theta - p0) / ||r_l||`` per row and layer."""
+        p0 = (self._reference_states(batch) * self.units).sum(-1)
+        p = (last_prompt_states(self.model, batch) * self.units).sum(-1)
+        return (p - p0) / self.gaps
+
+    def penalty(self) -> tuple[torch.Tensor, dict[str, float]]:
+        device = device_of(trainable_parameters(self.model))
+        self.units, self.gaps = self.units.to(device), self.gaps.to(device)
+        harmful = torch.relu(-self._shift(self.stream.next(device))).pow(2).mean()
+        total = harmful
+        self.last["harmful"] = float(harmful.detach())
+        if self.task is not None:
+            shift = self._shift(self.task.next(device))
+            if self.task_mode == "one-sided":
+                shift = torch.relu(-shift)
+            task = shift.pow(2).mean()
+            total = total + task
+            self.last["task"] = float(task.detach())
+        return self.lam * total, {"rdir_harmful": self.last["harmful"],
+                                  "rdir_task": self.last["task"]}
+
+    def log_values(self) -> dict[str, float]:
+        return {"reg/rdir_harmful": self.last["harmful"], "reg/rdir_task": self.last["task"],
+                "weighted/rdir": self.lam * (self.last["harmful"] + self.last["task"])}
+
+    def state_dict(self) -> State:
+        state: State = {"position": self.stream.position, "units": self.units, "gaps": self.gaps}
+        if self.task is not None:
+            state["task_position"] = self.task.position
+        return state
+
+    def load_state_dict(self, state: State) -> None:
+        self.stream.position = int(state["position"])
+        self.units, self.gaps = state["units"], state["gaps"]
+        if self.task is not None:
+            self.task.position = int(state.get("task_position", 0))

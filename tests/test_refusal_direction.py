@@ -1,0 +1,98 @@
+"""The refusal-direction anchor against hand computations on a separate aligned copy."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from alignguard.data import Example, collate, encode_example, pad_id_of
+from alignguard.methods.refusal_direction import RefusalDirection, prompt_only
+from alignguard.methods.registry import build_method
+from alignguard.targets import LoraSettings, attach_lora
+from tests.conftest import make_tiny_model
+from tests.test_defenses_a import MAX_LEN, ROWS, _aligned_copy, _artifacts, peft_model  # noqa: F401
+from tests.test_method_contract import _cfg
+
+TASK = [Example(prompt=f"reverse the words {i} please", response=f"please words the reverse {i}")
+        for i in range(5)]
+
+
+def _states(model, tok, rows: list[Example]) -> torch.Tensor:
+    """``(N, L, d)`` layer outputs at each prompt's last token, one row at a time (no padding)."""
+    out = []
+    for e in rows:
+        ids = torch.tensor([prompt_only(encode_example(tok, e, MAX_LEN))["input_ids"]])
+        with torch.no_grad():
+            hidden = model(input_ids=ids, output_hidden_states=True).hidden_states[1:]
+        out.append(torch.stack([h[0, -1] for h in hidden]))
+    return torch.stack(out).float()
+
+
+def _component(model, tok, batch_size: int = 3) -> RefusalDirection:
+    comp = RefusalDirection(2.0, batch_size=batch_size, max_length=MAX_LEN, seed=0)
+    comp.prepare(_artifacts(tok))
+    comp.examples(list(TASK), seed=0)
+    comp.before_training(model)
+    return comp
+
+
+def test_directions_are_the_aligned_difference_of_means(peft_model, tiny_tokenizer):
+    comp = _component(peft_model, tiny_tokenizer)
+    aligned = _aligned_copy(peft_model)
+    harmful, harmless = ROWS[:6], ROWS[6:]  # refusals, then helpful replies (test_method_contract)
+    assert [e.prompt for e in comp.harmful] == [e.prompt for e in harmful]
+    r = _states(aligned, tiny_tokenizer, harmful).mean(0) - _states(aligned, tiny_tokenizer, harmless).mean(0)
+    torch.testing.assert_close(comp.gaps, r.norm(dim=-1), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(comp.units, r / r.norm(dim=-1, keepdim=True), atol=1e-4, rtol=1e-4)
+
+
+def test_penalty_is_one_sided_on_refusals_and_two_sided_on_task_rows(peft_model, tiny_tokenizer):
+    comp = _component(peft_model, tiny_tokenizer)
+    aligned = _aligned_copy(peft_model)
+    order_h = [comp.stream._row(i) for i in range(3)]
+    order_t = [comp.task._row(i) for i in range(3)]
+    pad = pad_id_of(tiny_tokenizer)
+
+    def shift(rows):
+        batch = collate(rows, pad)
+        kw = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        last = batch["attention_mask"].sum(1) - 1
+
+        def proj(model):
+            with torch.no_grad():
+                hs = model(**kw, output_hidden_states=True).hidden_states[1:]
+            return torch.stack([(h[torch.arange(len(rows)), last] * u).sum(-1)
+                                for h, u in zip(hs, comp.units, strict=True)], dim=1)
+        return (proj(peft_model) - proj(aligned)) / comp.gaps
+
+    s_h, s_t = shift(order_h), shift(order_t)
+    expected = 2.0 * (torch.clamp(-s_h, min=0).pow(2).mean() + s_t.pow(2).mean())
+    penalty, values = comp.penalty()
+    torch.testing.assert_close(penalty.detach(), expected, atol=1e-5, rtol=1e-4)
+    assert values["rdir_harmful"] == pytest.approx(float(torch.clamp(-s_h, min=0).pow(2).mean()), rel=1e-4, abs=1e-7)
+    assert values["rdir_task"] > 0  # the LoRA factors are non-zero: the task rows moved
+    penalty.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for n, p in peft_model.named_parameters() if "lora_B" in n)
+
+
+def test_penalty_is_zero_at_the_aligned_weights(tiny_tokenizer):
+    model = attach_lora(make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
+                        LoraSettings(r=4, init_seed=0))  # B = 0: theta is the aligned model
+    comp = _component(model, tiny_tokenizer)
+    assert abs(float(comp.penalty()[0].detach())) < 1e-10
+
+
+def test_alignguard_adds_it_only_when_weighted(tmp_path):
+    cfg = _cfg(tmp_path, "task.jsonl", "align.jsonl", "alignguard", "x", replay_fraction=0.0)
+    assert "refusal_direction" not in list(build_method(cfg).names())
+    cfg.reg.lam_rdir = 0.5
+    assert list(build_method(cfg).names()) == ["penalties", "kl_anchor", "refusal_direction"]
+
+
+def test_alignment_rows_of_one_kind_are_refused(tiny_tokenizer):
+    comp = RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0)
+    artifacts = _artifacts(tiny_tokenizer)
+    artifacts.examples = ROWS[6:]
+    with pytest.raises(ValueError, match="both kinds"):
+        comp.prepare(artifacts)
