@@ -99,3 +99,18 @@ def tiny_model_dir(tmp_path, tiny_tokenizer):
     model.save_pretrained(folder)
     tiny_tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def peft_model(tiny_tokenizer):
+    """A tiny LoRA model whose B factors are non-zero (so theta != aligned)."""
+    from alignguard.targets import LoraSettings, attach_lora
+
+    model = attach_lora(make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
+                        LoraSettings(r=4, dropout=0.0, init_seed=0))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "lora_B" in n:
+                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
+    return model

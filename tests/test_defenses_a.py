@@ -27,19 +27,6 @@ ROWS = [Example(**r) for r in ALIGN]
 MAX_LEN = 48
 
 
-@pytest.fixture
-def peft_model(tiny_tokenizer):
-    """A tiny LoRA model whose B factors are non-zero (so theta != aligned)."""
-    model = attach_lora(make_tiny_model("llama", vocab_size=len(tiny_tokenizer)),
-                        LoraSettings(r=4, dropout=0.0, init_seed=0))
-    gen = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if "lora_B" in n:
-                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-    return model
-
-
 def _artifacts(tok) -> AlignmentArtifacts:
     return AlignmentArtifacts(examples=list(ROWS), tokenizer=tok)
 

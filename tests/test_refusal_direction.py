@@ -10,7 +10,7 @@ from alignguard.methods.refusal_direction import RefusalDirection, prompt_only
 from alignguard.methods.registry import build_method
 from alignguard.targets import LoraSettings, attach_lora
 from tests.conftest import make_tiny_model
-from tests.test_defenses_a import MAX_LEN, ROWS, _aligned_copy, _artifacts, peft_model  # noqa: F401
+from tests.test_defenses_a import MAX_LEN, ROWS, _aligned_copy, _artifacts
 from tests.test_method_contract import _cfg
 
 TASK = [Example(prompt=f"reverse the words {i} please", response=f"please words the reverse {i}")
@@ -28,8 +28,10 @@ def _states(model, tok, rows: list[Example]) -> torch.Tensor:
     return torch.stack(out).float()
 
 
-def _component(model, tok, batch_size: int = 3) -> RefusalDirection:
-    comp = RefusalDirection(2.0, batch_size=batch_size, max_length=MAX_LEN, seed=0)
+def _component(model, tok, batch_size: int = 3, task: str = "one-sided",
+               refusals: bool = True) -> RefusalDirection:
+    comp = RefusalDirection(2.0, batch_size=batch_size, max_length=MAX_LEN, seed=0, task=task,
+                            refusals=refusals)
     comp.prepare(_artifacts(tok))
     comp.examples(list(TASK), seed=0)
     comp.before_training(model)
@@ -46,11 +48,12 @@ def test_directions_are_the_aligned_difference_of_means(peft_model, tiny_tokeniz
     torch.testing.assert_close(comp.units, r / r.norm(dim=-1, keepdim=True), atol=1e-4, rtol=1e-4)
 
 
-def test_penalty_is_one_sided_on_refusals_and_two_sided_on_task_rows(peft_model, tiny_tokenizer):
-    comp = _component(peft_model, tiny_tokenizer)
+@pytest.mark.parametrize("task", ["one-sided", "two-sided", "off"])
+def test_penalty_by_hand_one_sided_on_refusals(task, peft_model, tiny_tokenizer):
+    comp = _component(peft_model, tiny_tokenizer, task=task)
     aligned = _aligned_copy(peft_model)
     order_h = [comp.stream._row(i) for i in range(3)]
-    order_t = [comp.task._row(i) for i in range(3)]
+    order_t = [comp.task._row(i) for i in range(3)] if task != "off" else []
     pad = pad_id_of(tiny_tokenizer)
 
     def shift(rows):
@@ -65,12 +68,17 @@ def test_penalty_is_one_sided_on_refusals_and_two_sided_on_task_rows(peft_model,
                                 for h, u in zip(hs, comp.units, strict=True)], dim=1)
         return (proj(peft_model) - proj(aligned)) / comp.gaps
 
-    s_h, s_t = shift(order_h), shift(order_t)
-    expected = 2.0 * (torch.clamp(-s_h, min=0).pow(2).mean() + s_t.pow(2).mean())
+    s_h = shift(order_h)
+    task_term = torch.zeros(())
+    if task != "off":
+        s_t = shift(order_t)
+        task_term = (s_t if task == "two-sided" else torch.clamp(-s_t, min=0)).pow(2).mean()
+    expected = 2.0 * (torch.clamp(-s_h, min=0).pow(2).mean() + task_term)
     penalty, values = comp.penalty()
     torch.testing.assert_close(penalty.detach(), expected, atol=1e-5, rtol=1e-4)
     assert values["rdir_harmful"] == pytest.approx(float(torch.clamp(-s_h, min=0).pow(2).mean()), rel=1e-4, abs=1e-7)
-    assert values["rdir_task"] > 0  # the LoRA factors are non-zero: the task rows moved
+    assert values["rdir_task"] == pytest.approx(float(task_term), rel=1e-4, abs=1e-7)
+    assert task == "off" or values["rdir_task"] + values["rdir_harmful"] > 0  # B != 0: rows moved
     penalty.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0
                for n, p in peft_model.named_parameters() if "lora_B" in n)
@@ -88,6 +96,18 @@ def test_alignguard_adds_it_only_when_weighted(tmp_path):
     assert "refusal_direction" not in list(build_method(cfg).names())
     cfg.reg.lam_rdir = 0.5
     assert list(build_method(cfg).names()) == ["penalties", "kl_anchor", "refusal_direction"]
+
+
+def test_by_default_only_task_rows_are_held(peft_model, tiny_tokenizer):
+    comp = RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0)
+    comp.prepare(_artifacts(tiny_tokenizer))
+    comp.examples(list(TASK), seed=0)
+    comp.before_training(peft_model)
+    _, values = comp.penalty()
+    assert comp.stream is None and values["rdir_harmful"] == 0.0 and values["rdir_task"] >= 0
+    assert set(comp.state_dict()) == {"units", "gaps", "task_position"}
+    with pytest.raises(ValueError, match="no rows"):
+        RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0, task="off")
 
 
 def test_alignment_rows_of_one_kind_are_refused(tiny_tokenizer):

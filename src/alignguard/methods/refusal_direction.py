@@ -1,5 +1,5 @@
 """The refusal-direction anchor (ours, after ProCon, arXiv 2509.06795): keep the fine-tuned
-model's hidden states where the aligned model put them along the aligned model's refusal
+model's hidden states from moving away from refusal along the aligned model's refusal
 direction.
 
 Refusal in aligned chat models is mediated by one direction of the residual stream, the
@@ -12,21 +12,26 @@ constrains each training sample's projection on it. Here, at the aligned weights
 
 over the alignment rows (harmful: the rows whose reply is a refusal by the keyword judge's
 markers), with ``h_l(x)`` the output of layer ``l`` at the last prompt token. Each optimizer step
-draws ``B`` refusal rows of the alignment data and ``B`` task rows and adds::
+draws ``B`` task rows and adds::
 
-    lam_rdir * ( mean_{l, refusal rows} relu(p0 - p_theta)^2 / ||r_l||^2
-               + mean_{l, task rows}    (p_theta - p0)^2      / ||r_l||^2 )
+    lam_rdir * mean_{l, task rows} relu(p0 - p_theta)^2 / ||r_l||^2
 
 with ``p = <h_l(x), u_l>`` under the fine-tuned weights (``p_theta``) and the aligned ones
-(``p0``, the adapter disabled). On harmful prompts the constraint is one-sided: only a move away
-from refusal is penalised. On the task's own rows it holds the projection where it was, ProCon's
-constraint on training samples: a task that teaches "always comply" moves every prompt along
-``-u_l``, its own rows included. Dividing by the aligned gap ``||r_l||^2`` makes each layer's term
-the squared fraction of the harmful/harmless separation that was lost.
+(``p0``, the adapter disabled). The term is one-sided: only a move away from refusal (along
+``-u_l``) is penalised, so the task stays free to move its rows anywhere else. The task rows are
+where the drift is taught: a task that teaches "always comply" moves every prompt along ``-u_l``,
+its own rows included, and held-out harmful prompts with them. Dividing by the aligned gap
+``||r_l||^2`` makes each layer's term the squared fraction of the harmful/harmless separation
+lost. Options (docs/method.md has their measurements): ``task = "two-sided"`` holds the task
+rows' projections where they were, ``(p_theta - p0)^2``, as ProCon constrains its training
+samples (on the organism it cost 5-13 points of task where the one-sided form cost none);
+``refusals = True`` adds the same one-sided term on ``B`` alignment refusal rows (the KL anchor of
+the default already holds those rows); ``task = "off"`` keeps the refusal rows only.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 
@@ -66,34 +71,49 @@ def prompt_stream(examples: Sequence[Example], tokenizer, *, batch_size: int, ma
 
 
 def last_prompt_states(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``(B, L, d)``: every layer's output at each row's last (non-pad) token, float32."""
+    """``(B, L, d)``: every layer's output at each row's last (non-pad) token, float32.
+
+    The logits are not needed: where the model takes ``logits_to_keep`` (transformers' causal
+    LMs) only one position's are computed, which skips most of the output projection's cost.
+    """
+    kw = {"logits_to_keep": 1} if _keeps_logits(model) else {}
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                output_hidden_states=True)
+                output_hidden_states=True, **kw)
     last = batch["attention_mask"].sum(dim=1) - 1
     rows = torch.arange(last.shape[0], device=last.device)
     return torch.stack([h[rows, last] for h in out.hidden_states[1:]], dim=1).float()
 
 
+def _keeps_logits(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s (or, under PEFT, its base model's) forward takes ``logits_to_keep``."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
 class RefusalDirection(StreamingComponent):
     """``lam_rdir`` times the refusal-direction constraint of the module docstring.
 
-    Cost per step: two forwards on ``2B`` prompts (one without gradients, adapter disabled) and
-    the backward of one; once, at ``W0``, a forward over up to 512 alignment prompts.
+    Cost per step: two forwards on ``B`` task prompts (one without gradients, adapter disabled)
+    and the backward of one (``2B`` prompts with ``refusals``); once, at ``W0``, a forward over up
+    to 512 alignment prompts.
     """
 
     name = "refusal_direction"
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
-                 task: str = "one-sided") -> None:
+                 task: str = "one-sided", refusals: bool = False) -> None:
         if not lam > 0:
             raise ValueError(f"the refusal-direction anchor's weight must be > 0, got {lam}")
         if task not in TASK_MODES:
             raise ValueError(f"task must be one of {TASK_MODES}, got {task!r}")
-        self.task_mode = task
+        if task == "off" and not refusals:
+            raise ValueError("with task='off' and refusals=False the anchor holds no rows")
+        self.task_mode, self.refusals = task, refusals
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.tokenizer = None
         self.harmful: list[Example] = []
         self.harmless: list[Example] = []
+        self.stream: AlignmentStream | None = None  # refusal rows (with ``refusals``)
         self.task: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
         self.units: torch.Tensor | None = None  # (L, d) unit directions u_l
@@ -110,8 +130,9 @@ class RefusalDirection(StreamingComponent):
         if not self.harmful or not self.harmless:
             raise ValueError("the refusal-direction anchor needs alignment rows of both kinds: "
                              f"{len(self.harmful)} refusals and {len(self.harmless)} others found")
-        self.stream = prompt_stream(self.harmful, self.tokenizer, batch_size=self.batch_size,
-                                    max_length=self.max_length, seed=self.seed)
+        if self.refusals:
+            self.stream = prompt_stream(self.harmful, self.tokenizer, batch_size=self.batch_size,
+                                        max_length=self.max_length, seed=self.seed)
 
     def examples(self, rows: list[Example], seed: int) -> list[Example]:
         """The task rows, unchanged; their prompts also feed the constraint on training rows."""
@@ -165,9 +186,11 @@ class RefusalDirection(StreamingComponent):
     def penalty(self) -> tuple[torch.Tensor, dict[str, float]]:
         device = device_of(trainable_parameters(self.model))
         self.units, self.gaps = self.units.to(device), self.gaps.to(device)
-        harmful = torch.relu(-self._shift(self.stream.next(device))).pow(2).mean()
-        total = harmful
-        self.last["harmful"] = float(harmful.detach())
+        total = torch.zeros((), device=device)
+        if self.stream is not None:
+            harmful = torch.relu(-self._shift(self.stream.next(device))).pow(2).mean()
+            total = total + harmful
+            self.last["harmful"] = float(harmful.detach())
         if self.task is not None:
             shift = self._shift(self.task.next(device))
             if self.task_mode == "one-sided":
@@ -183,13 +206,16 @@ class RefusalDirection(StreamingComponent):
                 "weighted/rdir": self.lam * (self.last["harmful"] + self.last["task"])}
 
     def state_dict(self) -> State:
-        state: State = {"position": self.stream.position, "units": self.units, "gaps": self.gaps}
+        state: State = {"units": self.units, "gaps": self.gaps}
+        if self.stream is not None:
+            state["position"] = self.stream.position
         if self.task is not None:
             state["task_position"] = self.task.position
         return state
 
     def load_state_dict(self, state: State) -> None:
-        self.stream.position = int(state["position"])
+        if self.stream is not None:
+            self.stream.position = int(state["position"])
         self.units, self.gaps = state["units"], state["gaps"]
         if self.task is not None:
             self.task.position = int(state.get("task_position", 0))

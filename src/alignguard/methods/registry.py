@@ -186,7 +186,7 @@ def _refusal_direction(cfg: TrainConfig, reg: RegularizerConfig) -> Component | 
     from alignguard.methods.refusal_direction import RefusalDirection
 
     return RefusalDirection(reg.lam_rdir, reg.align_batch or ALIGN_BATCH, cfg.max_length, cfg.seed,
-                            task=reg.rdir_task)
+                            task=reg.rdir_task, refusals=reg.rdir_refusals)
 
 
 COMPONENTS["refusal_direction"] = _refusal_direction

@@ -109,6 +109,8 @@ class RegularizerConfig:
         rdir_task: how the refusal-direction anchor holds the task rows' projections:
             "one-sided" (only a move away from refusal is penalised), "two-sided" (held where
             they were, ProCon's constraint) or "off" (refusal rows only).
+        rdir_refusals: the refusal-direction anchor also holds the alignment refusal rows'
+            projections (one-sided; off by default: the KL anchor already holds those rows).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -155,6 +157,7 @@ class RegularizerConfig:
     kl_augment: int = 0
     lam_rdir: float = 0.0
     rdir_task: str = "one-sided"
+    rdir_refusals: bool = False
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -186,6 +189,9 @@ class RegularizerConfig:
         _check_choice("norm", self.norm, NORMS)
         _check_choice("safe_form", self.safe_form, ("paper", "projector"))
         _check_choice("rdir_task", self.rdir_task, ("one-sided", "two-sided", "off"))
+        if self.rdir_task == "off" and not self.rdir_refusals:
+            raise ValueError("rdir_task 'off' leaves the refusal-direction anchor no rows; set "
+                             "rdir_refusals: true or rdir_task: one-sided")
         for name in ("safe_rank", "safe_layers", "lox_rank"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
