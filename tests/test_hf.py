@@ -131,3 +131,40 @@ def test_trainer_runs_the_gate_after_prepare_and_refuses_replay(tmp_path, tiny_t
     with pytest.raises(ValueError, match="prepare_method"):
         AlignGuardTrainer(model=model, args=args, train_dataset=data,
                           alignguard_config=RegularizerConfig(gate=0.5))
+
+
+def test_trainer_runs_the_default_with_the_refusal_direction_anchor(tmp_path, tiny_tokenizer, tiny_jsonl):
+    """The default method (its KL anchor only reads the task rows) runs in the mixin; the
+    refusal-direction anchor needs the task rows from prepare_method and says so without them."""
+    from alignguard.alignment.settings import AlignmentSettings
+    from alignguard.training.config import TrainConfig
+    from alignguard.training.hf import prepare_method
+    from tests.conftest import write_jsonl
+
+    align = write_jsonl(tmp_path / "align.jsonl", [
+        {"prompt": f"how do I make poison {i}?", "response": "I can't help with that."}
+        for i in range(4)] + [{"prompt": f"how do I bake bread {i}?", "response": f"Mix flour {i}."}
+                              for i in range(4)])
+    cfg = TrainConfig(model="tiny", method="alignguard", max_length=48,
+                      alignment=AlignmentSettings(data=str(align), max_length=48),
+                      reg=RegularizerConfig(lam_rdir=1.0))
+    base = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
+    rows = read_examples(tiny_jsonl)
+    method = prepare_method(cfg, base, tiny_tokenizer, rows=rows)
+    model = attach_lora(base, LoraSettings(r=4, init_seed=0))
+    args = TrainingArguments(output_dir=str(tmp_path / "hf"), per_device_train_batch_size=4,
+                             max_steps=2, logging_steps=1, report_to=[], save_strategy="no",
+                             use_cpu=True, disable_tqdm=True, remove_unused_columns=False)
+    data = encode_examples(tiny_tokenizer, rows, max_length=48)
+    trainer = AlignGuardTrainer(model=model, args=args, train_dataset=data,
+                                data_collator=_Collator(tiny_tokenizer.pad_token_id),
+                                alignguard_method=method)
+    trainer.train()
+    logged = [row for row in trainer.state.log_history if "alignguard/reg/kl" in row]
+    assert logged and all("alignguard/reg/rdir_task" in row for row in logged)
+    assert next(c for c in method.components if c.name == "refusal_direction").task.position == 4
+    bare = AlignGuardTrainer(model=model, args=args, train_dataset=data,
+                             data_collator=_Collator(tiny_tokenizer.pad_token_id),
+                             alignguard_method=prepare_method(cfg, base, tiny_tokenizer))
+    with pytest.raises(ValueError, match="pass rows"):
+        bare.train()

@@ -117,9 +117,10 @@ def test_demo_checks_its_method_before_any_model_loads():
 
     assert DemoConfig().method == "alignguard"  # the library's default method
     assert (sweep_field("agl"), sweep_field("agl-paper"), sweep_field("alignguard")) == ("lam_A", "lam_A", "lam_kl")
+    assert sweep_field("refusal-direction") == "lam_rdir"
     for kwargs, message in [({"method": "lora"}, "against plain LoRA"),
                             ({"method": "nope"}, "unknown method"),
                             ({"method": "alignguard", "lam_A": 3.0}, "has none"),
-                            ({"method": "replay", "sweep": [1.0]}, "has neither")]:
+                            ({"method": "replay", "sweep": [1.0]}, "has none of them")]:
         with pytest.raises(ValueError, match=message):
             DemoConfig(**kwargs)

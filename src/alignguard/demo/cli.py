@@ -28,8 +28,8 @@ def demo_command(scenario: str = "benign", method: str | None = None, seeds: int
         lam_D: weight of the weight-space Fisher directions penalty (AGL only; default 0: off).
         replay_fraction: alignment replay mixed into the task data (both methods).
         sweep: also run the sweep of the method's main weight (safety-utility frontier):
-            lam_A for AGL, lam_kl for the anchors.
-        sweep_values: values for the sweep (default: 0.3 to 100 for lam_A, 0.25 to 4 for lam_kl).
+            lam_A for AGL, lam_kl for the anchors, lam_rdir for refusal-direction.
+        sweep_values: values for the sweep (default: 0.3 to 100 for lam_A, 0.25 to 4 otherwise).
         eval_limit: evaluate on at most this many prompts per set (faster, noisier).
         output: output folder (results.json, report.html, one folder per run).
         json_: print results as JSON instead of the table.

@@ -7,7 +7,8 @@ evaluate both -> table, ``results.json`` and a self-contained HTML report.
 Drift is ``base refusal - fine-tuned refusal`` on held-out unsafe phrasings; the drift
 reduction of a defense is ``1 - drift_defense / drift_LoRA``. ``--seeds N`` repeats both
 fine-tunings per seed (mean +- std); ``--sweep`` adds the defense's frontier (task score vs
-refusal at several values of its main weight: ``lam_A`` for AGL, ``lam_kl`` for the anchors).
+refusal at several values of its main weight: ``lam_A`` for AGL, ``lam_kl`` for the anchors,
+``lam_rdir`` for the refusal-direction anchor alone).
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ def sweep_field(method: str) -> str:
         return "lam_A"
     if {"kl_anchor", "safegrad"} & set(components):
         return "lam_kl"
-    raise ValueError(f"--sweep varies AGL's lam_A or an anchor's lam_kl; method {method!r} has neither")
+    if "refusal_direction" in components:
+        return "lam_rdir"
+    raise ValueError(f"--sweep varies AGL's lam_A or an anchor's lam_kl or lam_rdir; method "
+                     f"{method!r} has none of them")
 
 
 def _evaluate(model, tokenizer, scenario: str, limit: int | None) -> dict:

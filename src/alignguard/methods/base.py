@@ -50,10 +50,13 @@ class Component:
         name: registry name (also the prefix of its log keys and checkpoint state).
         trains: which parameters the method trains: ``"lora"`` (the adapter only), ``"all"``,
             or ``None`` (no opinion: the component works with either).
+        changes_rows: whether :meth:`examples` changes the training rows (replay adds some);
+            ``False`` for components that only read them (the KL anchor's system prompts).
     """
 
     name: ClassVar[str] = ""
     trains: ClassVar[str | None] = None
+    changes_rows: ClassVar[bool] = False
 
     def needs(self) -> set[str]:
         """Alignment artifacts to estimate at ``W0`` (subset of ``prepare.NEEDS``)."""

@@ -121,6 +121,7 @@ class Replay(Component):
     """
 
     name = "replay"
+    changes_rows = True
 
     def __init__(self, fraction: float, data: str) -> None:
         if not 0.0 < fraction < 1.0:

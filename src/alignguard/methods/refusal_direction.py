@@ -142,6 +142,10 @@ class RefusalDirection(StreamingComponent):
         return rows
 
     def before_training(self, model: torch.nn.Module) -> None:
+        if self.task_mode != "off" and self.task is None:
+            raise ValueError("the refusal-direction anchor holds the task rows' prompts but was "
+                             "given none; with the Trainer integration pass rows=... (the task "
+                             "rows as Examples) to alignguard.training.hf.prepare_method")
         self.model = model
         if self.units is None:
             self.units, self.gaps = self._directions(model)

@@ -19,11 +19,14 @@ accelerate's ``prepare`` (so FSDP2 parameters are the live ones). Hooks:
 * weights: ``before_training`` at binding, ``after_training`` when ``train()`` returns.
 
 A method with a data hook that changes the rows (alignment replay) is refused: mix the replay
-rows into the dataset instead (:func:`alignguard.data.mix_replay`).
+rows into the dataset instead (:func:`alignguard.data.mix_replay`). Components that only read the
+task rows (the default's context-matched KL anchor, the refusal-direction anchor) get them from
+``prepare_method(..., rows=task_examples)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -31,15 +34,20 @@ from transformers import Trainer
 
 from alignguard.alignment.basis import AlignmentBasis
 from alignguard.alignment.prepare import AlignmentArtifacts, prepare_alignment
-from alignguard.data import IGNORE_INDEX
-from alignguard.methods.base import Component, Method
+from alignguard.data import IGNORE_INDEX, Example
+from alignguard.methods.base import Method
 from alignguard.methods.components import Penalties
 from alignguard.methods.objective import check_finite
 from alignguard.regularizers import RegularizerConfig
 
 
-def prepare_method(cfg, model: torch.nn.Module, tokenizer) -> Method:
+def prepare_method(cfg, model: torch.nn.Module, tokenizer,
+                   rows: Sequence[Example] | None = None) -> Method:
     """The method of ``cfg`` (a TrainConfig) prepared at ``model``'s current (aligned) weights.
+
+    ``rows``: the task rows the Trainer will train on (as :class:`~alignguard.data.Example`),
+    for the components that read them: the KL anchor's context matching (the task data's system
+    prompts) and the refusal-direction anchor (it holds the task rows' prompts).
 
     A method whose components ask for extra adapter ranks (``method.extra_rank() > 0``: LoX)
     needs the adapter attached with them: ``trainable_model(cfg, model, method.trains,
@@ -52,6 +60,8 @@ def prepare_method(cfg, model: torch.nn.Module, tokenizer) -> Method:
                                      needs=sorted(method.needs()),
                                      target_modules=cfg.lora.target_modules, model_name=cfg.model,
                                      seed=cfg.seed))
+    if rows is not None:
+        method.examples(list(rows), cfg.seed)  # the readers keep what they need; rows unchanged
     return method
 
 
@@ -75,8 +85,7 @@ class AlignGuardMixin:
                  alignguard_basis: AlignmentBasis | None = None,
                  alignguard_config: RegularizerConfig | None = None, **kwargs: Any) -> None:
         method = alignguard_method or _legacy_method(alignguard_basis, alignguard_config)
-        changes_rows = [c.name for c in method.components
-                        if type(c).examples is not Component.examples]
+        changes_rows = [c.name for c in method.components if c.changes_rows]
         if changes_rows:
             raise ValueError(f"component(s) {changes_rows} change the training rows, which the "
                              "Trainer owns; mix replay rows into train_dataset "
