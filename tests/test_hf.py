@@ -168,3 +168,12 @@ def test_trainer_runs_the_default_with_the_refusal_direction_anchor(tmp_path, ti
                              alignguard_method=prepare_method(cfg, base, tiny_tokenizer))
     with pytest.raises(ValueError, match="pass rows"):
         bare.train()
+    cfg.reg.rdir_source = "batch"  # rows from the Trainer's own batches: no rows= needed
+    method = prepare_method(cfg, base, tiny_tokenizer)
+    trainer = AlignGuardTrainer(model=model, args=args, train_dataset=data,
+                                data_collator=_Collator(tiny_tokenizer.pad_token_id),
+                                alignguard_method=method)
+    trainer.train()
+    rdir = next(c for c in method.components if c.name == "refusal_direction")
+    assert rdir.task is None and rdir.reads_hidden_states
+    assert any("alignguard/reg/rdir_task" in row for row in trainer.state.log_history)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -116,3 +118,57 @@ def test_alignment_rows_of_one_kind_are_refused(tiny_tokenizer):
     artifacts.examples = ROWS[6:]
     with pytest.raises(ValueError, match="both kinds"):
         comp.prepare(artifacts)
+
+
+def test_batch_source_reads_the_task_forward_and_matches_a_hand_computation(peft_model, tiny_tokenizer):
+    comp = RefusalDirection(2.0, batch_size=2, max_length=MAX_LEN, seed=0, source="batch")
+    comp.prepare(_artifacts(tiny_tokenizer))
+    comp.examples(list(TASK), seed=0)
+    comp.before_training(peft_model)
+    assert comp.task is None and comp.reads_hidden_states
+    aligned = _aligned_copy(peft_model)
+    batch = collate([encode_example(tiny_tokenizer, e, MAX_LEN) for e in TASK[:3]],
+                    pad_id_of(tiny_tokenizer))
+    out = peft_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                     output_hidden_states=True)
+    penalty, values = comp.task_penalty(peft_model, batch, out.hidden_states)
+    # by hand: the first 2 rows, each prompt alone, both models
+    theta = (_states(peft_model, tiny_tokenizer, TASK[:2]) * comp.units).sum(-1)
+    ref = (_states(aligned, tiny_tokenizer, TASK[:2]) * comp.units).sum(-1)
+    expected = 2.0 * torch.clamp(-(theta - ref) / comp.gaps, min=0).pow(2).mean()
+    torch.testing.assert_close(penalty.detach(), expected, atol=1e-5, rtol=1e-4)
+    assert values["rdir_task"] == pytest.approx(float(expected) / 2.0, rel=1e-4, abs=1e-7)
+    assert float(expected) > 0  # B != 0 moved some prompt away from refusal
+    penalty.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for n, p in peft_model.named_parameters() if "lora_B" in n)
+
+
+@pytest.mark.parametrize("source", ["batch", "stream"])
+def test_the_loop_runs_and_resumes_it_exactly(source, tmp_path, tiny_tokenizer):
+    """Both sources through the real loop: logged every step, killed and resumed bit-exactly."""
+    from tests.conftest import write_jsonl
+    from tests.test_method_contract import ALIGN, _run, _trainable
+
+    task = write_jsonl(tmp_path / "task.jsonl", [{"prompt": e.prompt, "response": e.response}
+                                                 for e in TASK * 3])
+    align = write_jsonl(tmp_path / "align.jsonl", ALIGN)
+
+    def cfg(name, **kw):
+        c = _cfg(tmp_path, task, align, "alignguard", name, replay_fraction=0.0, **kw)
+        c.reg.lam_rdir, c.reg.rdir_source = 1.0, source
+        return c
+
+    full = _run(cfg("full"), tiny_tokenizer)
+    rows = [json.loads(x) for x in (full.output_dir / "log.jsonl").read_text().splitlines()]
+    assert all("reg/rdir_task" in r for r in rows)
+
+    def crash(step, model):
+        if step == 3:
+            raise KeyboardInterrupt("simulated kill")
+
+    crashed = cfg("crash", save_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        _run(crashed, tiny_tokenizer, callbacks=[crash])
+    a, b = _trainable(full), _trainable(_run(crashed, tiny_tokenizer))
+    assert all(torch.equal(a[n], b[n]) for n in a)

@@ -20,6 +20,8 @@ hook                  when, and an example
 ``row_weights``       data, every micro-batch: per-row weights of the task NLL (the gate).
 ``penalty``           loss, once per optimizer step: differentiable terms over the weights
                       (AGL's ``L_A``, ``L_T``, ``E_col``; EWC) plus their raw values.
+``task_penalty``      loss, every micro-batch, on the task forward's own hidden states (the
+                      refusal-direction anchor); the loop averages it over the micro-batches.
 ``on_gradients``      gradients, after the last backward and before clipping: projection or
                       surgery of the trainable gradients.
 ``after_training``    weights, before saving: post-hoc projection of the adapter.
@@ -52,11 +54,14 @@ class Component:
             or ``None`` (no opinion: the component works with either).
         changes_rows: whether :meth:`examples` changes the training rows (replay adds some);
             ``False`` for components that only read them (the KL anchor's system prompts).
+        reads_hidden_states: whether :meth:`task_penalty` needs the task forward's hidden
+            states (the loop then asks the model for them).
     """
 
     name: ClassVar[str] = ""
     trains: ClassVar[str | None] = None
     changes_rows: ClassVar[bool] = False
+    reads_hidden_states: bool = False  # a component may set it per instance
 
     def needs(self) -> set[str]:
         """Alignment artifacts to estimate at ``W0`` (subset of ``prepare.NEEDS``)."""
@@ -86,6 +91,14 @@ class Component:
 
     def penalty(self) -> tuple[torch.Tensor | None, dict[str, float]]:
         """The weighted differentiable penalty (or ``None``) and the raw value of each term."""
+        return None, {}
+
+    def task_penalty(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                     hidden_states: Sequence[torch.Tensor] | None
+                     ) -> tuple[torch.Tensor | None, dict[str, float]]:
+        """A weighted penalty on one task micro-batch, from the task forward's ``hidden_states``
+        (``output_hidden_states``, with gradients; given when :attr:`reads_hidden_states`);
+        ``model`` is the unwrapped model. Default: none."""
         return None, {}
 
     def log_values(self) -> dict[str, float]:
@@ -121,6 +134,9 @@ class Method:
         if len(trains) > 1:
             raise ValueError(f"method {name!r} mixes components that train {sorted(trains)}")
         self.trains = trains.pop()
+        if self.weights_rows and self.reads_hidden_states:
+            raise ValueError(f"method {name!r} combines row weights (the gate) with a penalty on "
+                             "the task forward's hidden states; no loop runs both yet")
 
     def needs(self) -> set[str]:
         """Union of the components' alignment needs."""
@@ -146,6 +162,20 @@ class Method:
     def rebind(self, model: torch.nn.Module) -> None:
         for c in self.components:
             c.rebind(model)
+
+    @property
+    def reads_hidden_states(self) -> bool:
+        """Whether a component's :meth:`Component.task_penalty` needs the hidden states."""
+        return any(c.reads_hidden_states for c in self.components)
+
+    def task_penalty(self, model, batch, hidden_states) -> tuple[torch.Tensor | None, dict[str, float]]:
+        total, values = None, {}
+        for c in self.components:
+            p, v = c.task_penalty(model, batch, hidden_states)
+            values.update(v)
+            if p is not None:
+                total = p if total is None else total + p
+        return total, values
 
     @property
     def weights_rows(self) -> bool:

@@ -50,6 +50,7 @@ from alignguard.methods.base import State
 log = logging.getLogger(__name__)
 
 TASK_MODES = ("one-sided", "two-sided", "off")
+SOURCES = ("stream", "batch")  # where the task rows come from: their own stream, or the step's batch
 DIRECTION_ROWS = 256  # at most this many harmful and this many harmless rows estimate r_l
 
 
@@ -101,14 +102,17 @@ class RefusalDirection(StreamingComponent):
     name = "refusal_direction"
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
-                 task: str = "one-sided", refusals: bool = False) -> None:
+                 task: str = "one-sided", refusals: bool = False, source: str = "stream") -> None:
         if not lam > 0:
             raise ValueError(f"the refusal-direction anchor's weight must be > 0, got {lam}")
         if task not in TASK_MODES:
             raise ValueError(f"task must be one of {TASK_MODES}, got {task!r}")
         if task == "off" and not refusals:
             raise ValueError("with task='off' and refusals=False the anchor holds no rows")
-        self.task_mode, self.refusals = task, refusals
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        self.task_mode, self.refusals, self.source = task, refusals, source
+        self.reads_hidden_states = source == "batch" and task != "off"
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.tokenizer = None
         self.harmful: list[Example] = []
@@ -136,13 +140,13 @@ class RefusalDirection(StreamingComponent):
 
     def examples(self, rows: list[Example], seed: int) -> list[Example]:
         """The task rows, unchanged; their prompts also feed the constraint on training rows."""
-        if self.tokenizer is not None and rows and self.task_mode != "off":
+        if self.tokenizer is not None and rows and self.task_mode != "off" and self.source == "stream":
             self.task = prompt_stream(rows, self.tokenizer, batch_size=self.batch_size,
                                       max_length=self.max_length, seed=self.seed + 1)
         return rows
 
     def before_training(self, model: torch.nn.Module) -> None:
-        if self.task_mode != "off" and self.task is None:
+        if self.task_mode != "off" and self.source == "stream" and self.task is None:
             raise ValueError("the refusal-direction anchor holds the task rows' prompts but was "
                              "given none; with the Trainer integration pass rows=... (the task "
                              "rows as Examples) to alignguard.training.hf.prepare_method")
@@ -187,6 +191,11 @@ class RefusalDirection(StreamingComponent):
         p = (last_prompt_states(self.model, batch) * self.units).sum(-1)
         return (p - p0) / self.gaps
 
+    def _held(self, shift: torch.Tensor) -> torch.Tensor:
+        """The task term of the shifts ``(p_theta - p0) / ||r_l||``: mean squared move away from
+        refusal (one-sided) or mean squared move (two-sided)."""
+        return (torch.relu(-shift) if self.task_mode == "one-sided" else shift).pow(2).mean()
+
     def penalty(self) -> tuple[torch.Tensor, dict[str, float]]:
         device = device_of(trainable_parameters(self.model))
         self.units, self.gaps = self.units.to(device), self.gaps.to(device)
@@ -196,14 +205,34 @@ class RefusalDirection(StreamingComponent):
             total = total + harmful
             self.last["harmful"] = float(harmful.detach())
         if self.task is not None:
-            shift = self._shift(self.task.next(device))
-            if self.task_mode == "one-sided":
-                shift = torch.relu(-shift)
-            task = shift.pow(2).mean()
+            task = self._held(self._shift(self.task.next(device)))
             total = total + task
             self.last["task"] = float(task.detach())
         return self.lam * total, {"rdir_harmful": self.last["harmful"],
                                   "rdir_task": self.last["task"]}
+
+    def task_penalty(self, model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                     hidden_states) -> tuple[torch.Tensor | None, dict[str, float]]:
+        """``source = "batch"``: the task term on the first ``B`` rows of the task micro-batch,
+        their ``p_theta`` read from the task forward's own hidden states (no second forward with
+        gradients) and ``p0`` from one no-grad forward of their prompts."""
+        if not self.reads_hidden_states or hidden_states is None:
+            return None, {}
+        labels = batch["labels"] != IGNORE_INDEX
+        first = labels.int().argmax(dim=1)
+        rows = (labels.any(dim=1) & (first > 0)).nonzero().squeeze(1)[: self.batch_size]
+        if rows.numel() == 0:
+            return None, {}
+        pos = first[rows] - 1  # the last prompt token of each row
+        units, gaps = self.units.to(pos.device), self.gaps.to(pos.device)
+        p = (torch.stack([h[rows, pos] for h in hidden_states[1:]], dim=1).float() * units).sum(-1)
+        width = int(pos.max()) + 1
+        prompts = {"input_ids": batch["input_ids"][rows, :width],
+                   "attention_mask": (torch.arange(width, device=pos.device)[None] <= pos[:, None]).long()}
+        p0 = (self._reference_states(prompts) * units).sum(-1)
+        task = self._held((p - p0) / gaps)
+        self.last["task"] = float(task.detach())
+        return self.lam * task, {"rdir_task": self.last["task"]}
 
     def log_values(self) -> dict[str, float]:
         return {"reg/rdir_harmful": self.last["harmful"], "reg/rdir_task": self.last["task"],

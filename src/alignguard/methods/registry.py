@@ -186,7 +186,8 @@ def _refusal_direction(cfg: TrainConfig, reg: RegularizerConfig) -> Component | 
     from alignguard.methods.refusal_direction import RefusalDirection
 
     return RefusalDirection(reg.lam_rdir, reg.align_batch or ALIGN_BATCH, cfg.max_length, cfg.seed,
-                            task=reg.rdir_task, refusals=reg.rdir_refusals)
+                            task=reg.rdir_task, refusals=reg.rdir_refusals,
+                            source=reg.rdir_source)
 
 
 COMPONENTS["refusal_direction"] = _refusal_direction

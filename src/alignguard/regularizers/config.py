@@ -111,6 +111,10 @@ class RegularizerConfig:
             they were, ProCon's constraint) or "off" (refusal rows only).
         rdir_refusals: the refusal-direction anchor also holds the alignment refusal rows'
             projections (one-sided; off by default: the KL anchor already holds those rows).
+        rdir_source: where the refusal-direction anchor's task rows come from: "stream" (their
+            own seeded stream, ``align_batch`` rows per step: a forward and backward more) or
+            "batch" (the first ``align_batch`` rows of each task micro-batch, read from the task
+            forward's hidden states: one no-grad forward more; experimental, stop 41).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -158,6 +162,7 @@ class RegularizerConfig:
     lam_rdir: float = 0.0
     rdir_task: str = "one-sided"
     rdir_refusals: bool = False
+    rdir_source: str = "stream"
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -189,6 +194,7 @@ class RegularizerConfig:
         _check_choice("norm", self.norm, NORMS)
         _check_choice("safe_form", self.safe_form, ("paper", "projector"))
         _check_choice("rdir_task", self.rdir_task, ("one-sided", "two-sided", "off"))
+        _check_choice("rdir_source", self.rdir_source, ("stream", "batch"))
         if self.rdir_task == "off" and not self.rdir_refusals:
             raise ValueError("rdir_task 'off' leaves the refusal-direction anchor no rows; set "
                              "rdir_refusals: true or rdir_task: one-sided")

@@ -105,7 +105,10 @@ class AlignGuardMixin:
             scaled = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) or (
                 self.compute_loss_func is not None)
         # the Trainer divides an unscaled loss by the accumulation count: undo it for the penalty
-        return 1.0 if scaled else float(getattr(self, "current_gradient_accumulation_steps", 1))
+        return 1.0 if scaled else self._ga_steps()
+
+    def _ga_steps(self) -> float:
+        return float(getattr(self, "current_gradient_accumulation_steps", 1))
 
     def _ag_row_weighted_loss(self, model, inputs, num_items_in_batch):
         from alignguard.alignment.gate import row_losses
@@ -126,6 +129,14 @@ class AlignGuardMixin:
         outputs = None
         if self.alignguard.weights_rows and not return_outputs:
             loss = self._ag_row_weighted_loss(model, inputs, num_items_in_batch)
+        elif self.alignguard.reads_hidden_states:
+            loss, outputs = super().compute_loss(model, {**inputs, "output_hidden_states": True},
+                                                 return_outputs=True,
+                                                 num_items_in_batch=num_items_in_batch)
+            extra, _ = self.alignguard.task_penalty(self.accelerator.unwrap_model(model), inputs,
+                                                    outputs.hidden_states)
+            if extra is not None:  # once per micro-batch: the mean over the accumulated steps
+                loss = loss + extra * self._ga_factor(num_items_in_batch) / self._ga_steps()
         else:
             result = super().compute_loss(model, inputs, return_outputs=return_outputs,
                                           num_items_in_batch=num_items_in_batch)

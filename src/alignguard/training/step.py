@@ -3,7 +3,8 @@
 ::
 
     micro-batches  <- next grad_accum batches (the global batch; each rank takes its rows)
-    for each micro-batch:  backward( sum_rows w_row * NLL_row / tokens_in_global_batch )  (task)
+    for each micro-batch:  backward( sum_rows w_row * NLL_row / tokens_in_global_batch    (task)
+                                     + task_penalty(hidden states) / micro-batches )
     last micro-batch also: backward( method penalty )                               (loss hook)
     method gradient hooks, then clip
 
@@ -32,18 +33,27 @@ def task_loss_sum(model: torch.nn.Module, batch: dict[str, torch.Tensor],
 
     ``scorer``: the unwrapped model the row-weight hooks score on (default ``model``).
     """
+    return task_forward(model, batch, method, scorer)[0]
+
+
+def task_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                 method: Method | None = None, scorer: torch.nn.Module | None = None
+                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+    """:func:`task_loss_sum` and, when ``method`` reads them, the forward's hidden states."""
     if method is not None and method.weights_rows:
         losses = row_losses(model, batch)
         weights = method.row_weights(scorer or model, batch, losses.detach())
-        return losses.sum() if weights is None else (weights * losses).sum()
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return (losses.sum() if weights is None else (weights * losses).sum()), None
+    hidden = method is not None and method.reads_hidden_states
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                **({"output_hidden_states": True} if hidden else {}))
+    logits = out.logits
     # shift the labels, not the logits: a view instead of a copy of the (rows x tokens x vocab)
     # logits; the appended column is ignored
     labels = F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
-    return F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-        ignore_index=IGNORE_INDEX, reduction="sum",
-    )
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                          ignore_index=IGNORE_INDEX, reduction="sum")
+    return nll, (out.hidden_states if hidden else None)
 
 
 def optimizer_step(model, accelerator, method: Method, micro: Sequence[dict],
@@ -52,13 +62,19 @@ def optimizer_step(model, accelerator, method: Method, micro: Sequence[dict],
     world, rank = accelerator.num_processes, accelerator.process_index
     n_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
     scorer = accelerator.unwrap_model(model)
-    task_total, values = 0.0, {}
+    task_total, values, per_batch = 0.0, {}, []
     for i, batch in enumerate(micro):
         last = i == len(micro) - 1
         local = {k: v[rank::world].to(accelerator.device) for k, v in batch.items()}
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
-            loss = task_loss_sum(model, local, method, scorer) * (world / n_tokens)
+            nll, hidden = task_forward(model, local, method, scorer)
+            loss = nll * (world / n_tokens)
             task_total += float(loss.detach()) / world
+            if hidden is not None:  # averaged over the micro-batches (and, by DDP, the ranks)
+                extra, seen = method.task_penalty(scorer, local, hidden)
+                per_batch.append(seen)
+                if extra is not None:
+                    loss = loss + extra / len(micro)
             if last:
                 penalty, values = method.penalty()
                 if penalty is not None:
@@ -67,7 +83,13 @@ def optimizer_step(model, accelerator, method: Method, micro: Sequence[dict],
     if world > 1:
         t = torch.tensor([task_total], device=accelerator.device)
         task_total = float(accelerator.reduce(t, reduction="sum"))
-    values = {**values, **method.on_gradients(scorer)}
+    values = {**values, **_mean_values(per_batch), **method.on_gradients(scorer)}
     params = [p for p in model.parameters() if p.requires_grad]
     grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm))
     return task_total, values, grad_norm
+
+
+def _mean_values(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each key's mean over the micro-batches' logged values."""
+    keys = {k for r in rows for k in r}
+    return {k: sum(r[k] for r in rows if k in r) / sum(k in r for r in rows) for k in keys}
