@@ -1,5 +1,7 @@
-"""AlignGuard inside the Hugging Face ``Trainer``: the AGL components (Fisher penalty, stability
-and collision terms, the alignment gate) run in ``Trainer.train`` on a stock PEFT LoRA model.
+"""AlignGuard inside the Hugging Face ``Trainer``: the default method (a KL behaviour anchor on
+alignment replies and the refusal-direction anchor on the task rows) runs in ``Trainer.train`` on
+a stock PEFT LoRA model. Any preset works the same way (``method="agl"``: AlignGuard-LoRA's
+Fisher penalty, stability and collision terms with the alignment gate).
 
 Runs offline in seconds: the shipped organism stands in for your aligned model (replace the
 folder with yours). ``python examples/hf_trainer.py [--output runs/example-hf]``
@@ -34,7 +36,7 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(folder)
 
     # the method is prepared at the aligned weights, before the adapter is attached
-    cfg = TrainConfig(model=str(folder), method="agl",
+    cfg = TrainConfig(model=str(folder), method="alignguard",
                       alignment=AlignmentSettings(data=str(DATA / "alignment.jsonl")))
     method = prepare_method(cfg, base, tokenizer)
     model = attach_lora(base, LoraSettings(r=8))

@@ -6,7 +6,8 @@ Reads the stored screening cells (``docs/results``: ``cells`` written by ``scrip
 and ``runs`` written by ``scripts/pack_runs.py``; by default the files listed in ``SOURCES``, the
 ones at the scenario defaults, not the robustness or ablation grids) and pairs every cell with
 plain LoRA's of the same scenario and seed. ``alignguard`` cells are named by their resolved
-settings (``resolved_reg`` in the run's config), so the default since stop 34 (refusals anchored
+settings (``resolved_reg`` in the run's config), so the default since stop 42 (with the
+refusal-direction anchor), the default of stops 34-41 (``alignguard-kl``: refusals anchored
 through their end, tails averaged apart) and earlier forms (4 tokens alone) stay apart. Per
 scenario and method: the seeds, refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
 refusal_LoRA)``, task minus plain LoRA's (points), over-refusal and degenerate rate minus the
@@ -26,7 +27,7 @@ from pathlib import Path
 
 SOURCES = [f"docs/results/screen-smollm2-{name}.json" for name in (
     "split-tail", "default", "control", "methods", "peers", "agl", "agl-paper-control", "agl-stop35",
-    "agl-stop36", "peers-stop41")]
+    "agl-stop36", "peers-stop41", "default-stop42", "refusal-direction-stop41")]
 ORDER = ("identity-shift", "benign-similar", "poisoned", "control")
 
 
@@ -37,8 +38,12 @@ def label(cell: dict) -> str | None:
         return method
     cfg = cell.get("config") or cell.get("train_config") or {}
     reg = cfg.get("resolved_reg") or {}
-    if reg.get("kl_refusal_tokens") == 256 and reg.get("kl_split_tail"):
+    whole = reg.get("kl_refusal_tokens") == 256 and reg.get("kl_split_tail")
+    if whole and reg.get("lam_rdir") == 1.0 and reg.get("rdir_source") == "batch" \
+            and reg.get("rdir_task") == "one-sided" and not reg.get("rdir_refusals"):
         return "alignguard"
+    if whole and not reg.get("lam_rdir"):
+        return "alignguard-kl (the default of stops 34-41)"
     if reg.get("kl_tokens") == 4 and not reg.get("kl_refusal_tokens"):
         return "alignguard[kl_refusal_tokens=4] (before stop 34)"
     return None

@@ -6,8 +6,8 @@ A SOURCE is an ``alignguard compare`` grid folder (its ``cells/*/*.json``) or a 
 ``cells`` list of such cells or a ``runs`` list of ``scripts/pack_runs.py`` (``docs/results/*.json``).
 A later source's cell replaces an earlier one with the same (scenario, method, seed). Cells of
 ``alignguard`` variants are named as ``scripts/method_table.py`` names them (the default since
-stop 34 ``alignguard``, the one before it ``alignguard[kl_refusal_tokens=4] ...``; other
-variants are left out). The cells are summarized and drawn by the compare
+stop 42 ``alignguard``, the one of stops 34-41 ``alignguard-kl ...``, the one before it
+``alignguard[kl_refusal_tokens=4] ...``; other variants are left out). The cells are summarized and drawn by the compare
 report's own code (:func:`alignguard.compare.summary.summarize`,
 :func:`alignguard.compare.report.frontier_figure`): task score against held-out refusal, mean and
 std over the kept seeds, the aligned base as a star. Writes ``OUT_PREFIX-SCENARIO.png``.

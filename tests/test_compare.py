@@ -114,6 +114,9 @@ def test_grid_folder_refuses_other_shared_settings(tmp_path):
     del record["train"]["reg"]["kl_every"]  # as a grid written before the field existed
     (tmp_path / "grid.json").write_text(json.dumps(record))
     check_grid(CompareConfig(output=str(tmp_path), steps=10))  # a new field at its default passes
+    record["train"]["reg"]["dropped_field"] = 7  # as a grid written by a version with a field since dropped
+    (tmp_path / "grid.json").write_text(json.dumps(record))
+    check_grid(CompareConfig(output=str(tmp_path), steps=10))
     moved = CompareConfig(output=str(tmp_path), steps=10)
     moved.train.reg.kl_every = 3
     with pytest.raises(GridError, match=r"train\.reg\.kl_every"):

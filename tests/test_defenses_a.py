@@ -153,17 +153,21 @@ def test_lazy_kl_anchor_weights_every_kth_step_by_k_and_skips_the_rest(peft_mode
         KLAnchor(0.5, batch_size=3, max_length=MAX_LEN, seed=0, every=0)
 
 
+def _kl_anchor(method) -> KLAnchor:
+    return next(c for c in method.components if c.name == "kl_anchor")
+
+
 def test_alignguard_preset_is_a_small_every_step_anchor_and_the_user_can_change_it():
     from alignguard.methods.registry import ALIGN_BATCH, ALIGNGUARD_ALIGN_BATCH
 
     cfg = TrainConfig(method="alignguard")
-    anchor = build_method(cfg).components[-1]
+    anchor = _kl_anchor(build_method(cfg))
     assert isinstance(anchor, KLAnchor) and anchor.every == 1
     assert anchor.batch_size == ALIGNGUARD_ALIGN_BATCH < ALIGN_BATCH
     reg = cfg.resolved_reg()
     assert reg.lam_kl == 1.0 and reg.lam_A == reg.gate == 0.0 and reg.kl_contexts > 0
     cfg.reg.kl_every, cfg.reg.align_batch = 2, 5
-    assert (build_method(cfg).components[-1].every, build_method(cfg).components[-1].batch_size) == (2, 5)
+    assert (_kl_anchor(build_method(cfg)).every, _kl_anchor(build_method(cfg)).batch_size) == (2, 5)
     plain = build_method(TrainConfig(method="kl-anchor")).components[-1]
     assert (plain.every, plain.batch_size, plain.contexts) == (1, ALIGN_BATCH, 0)
 
@@ -447,7 +451,7 @@ def test_kl_augment_anchors_seeded_word_dropout_copies_of_each_prompt(peft_model
     assert len(anchor.stream.encoded) == 3 * plain
     cfg = TrainConfig(method="alignguard")
     cfg.reg.kl_augment = 2
-    assert build_method(cfg).components[-1].augment == 2
+    assert _kl_anchor(build_method(cfg)).augment == 2
     anchor.before_training(peft_model)
     assert torch.isfinite(anchor.penalty()[0])
 
@@ -518,3 +522,26 @@ def test_kl_split_tail_averages_openings_and_tails_apart():
     assert anchor_of("kl-anchor").split_tail is False and anchor_of("kl-anchor").refusal_tokens == 0
     with pytest.raises(ValueError, match="kl_split_tail"):
         anchor_of("kl-anchor", kl_split_tail=True)  # no tails to average apart
+
+
+def test_reply_logits_project_only_the_reply_positions_with_the_same_values_and_gradients(
+        peft_model, tiny_tokenizer):
+    from alignguard.methods.alignstream import _reply_logits, keeps_positions
+
+    batch = _twin(tiny_tokenizer, 3).next("cpu")
+    mask = batch["labels"][:, 1:] != IGNORE_INDEX
+    assert keeps_positions(peft_model) and 0 < int(mask.sum()) < mask.numel()
+    seen = []
+    hook = peft_model.get_output_embeddings().register_forward_hook(
+        lambda module, args, out: seen.append(tuple(args[0].shape)))
+    fast, labels = _reply_logits(peft_model, batch)
+    hook.remove()
+    assert seen == [(int(mask.sum()), peft_model.config.hidden_size)]  # reply positions only
+    full = peft_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    torch.testing.assert_close(fast, full[:, :-1][mask].float(), rtol=1e-5, atol=1e-5)
+    assert torch.equal(labels, batch["labels"][:, 1:][mask])
+    weights = torch.randn_like(fast)
+    grads = [torch.autograd.grad((x * weights).sum(), _lora(peft_model))
+             for x in (fast, full[:, :-1][mask].float())]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

@@ -147,7 +147,7 @@ def test_trainer_runs_the_default_with_the_refusal_direction_anchor(tmp_path, ti
                               for i in range(4)])
     cfg = TrainConfig(model="tiny", method="alignguard", max_length=48,
                       alignment=AlignmentSettings(data=str(align), max_length=48),
-                      reg=RegularizerConfig(lam_rdir=1.0))
+                      reg=RegularizerConfig(lam_rdir=1.0, rdir_source="stream"))
     base = make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
     rows = read_examples(tiny_jsonl)
     method = prepare_method(cfg, base, tiny_tokenizer, rows=rows)

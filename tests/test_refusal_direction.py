@@ -33,7 +33,7 @@ def _states(model, tok, rows: list[Example]) -> torch.Tensor:
 def _component(model, tok, batch_size: int = 3, task: str = "one-sided",
                refusals: bool = True) -> RefusalDirection:
     comp = RefusalDirection(2.0, batch_size=batch_size, max_length=MAX_LEN, seed=0, task=task,
-                            refusals=refusals)
+                            refusals=refusals, source="stream")
     comp.prepare(_artifacts(tok))
     comp.examples(list(TASK), seed=0)
     comp.before_training(model)
@@ -93,15 +93,20 @@ def test_penalty_is_zero_at_the_aligned_weights(tiny_tokenizer):
     assert abs(float(comp.penalty()[0].detach())) < 1e-10
 
 
-def test_alignguard_adds_it_only_when_weighted(tmp_path):
+def test_the_default_holds_it_on_batch_rows_and_alignguard_kl_leaves_it_out(tmp_path):
     cfg = _cfg(tmp_path, "task.jsonl", "align.jsonl", "alignguard", "x", replay_fraction=0.0)
-    assert "refusal_direction" not in list(build_method(cfg).names())
+    method = build_method(cfg)
+    assert list(method.names()) == ["penalties", "kl_anchor", "refusal_direction"]
+    rdir = next(c for c in method.components if c.name == "refusal_direction")
+    assert (rdir.lam, rdir.source, rdir.batch_size, rdir.task_mode) == (1.0, "batch", 2, "one-sided")
     cfg.reg.lam_rdir = 0.5
-    assert list(build_method(cfg).names()) == ["penalties", "kl_anchor", "refusal_direction"]
+    assert next(c for c in build_method(cfg).components if c.name == "refusal_direction").lam == 0.5
+    cfg.method = "alignguard-kl"
+    assert list(build_method(cfg).names()) == ["penalties", "kl_anchor"]
 
 
 def test_by_default_only_task_rows_are_held(peft_model, tiny_tokenizer):
-    comp = RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0)
+    comp = RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0, source="stream")
     comp.prepare(_artifacts(tiny_tokenizer))
     comp.examples(list(TASK), seed=0)
     comp.before_training(peft_model)

@@ -221,16 +221,23 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
         return {"refusal": est(refusal, 0.9), "over_refusal": est(over, 0.1), "degenerate_rate": est(0.0, 0.0),
                 "task_score": {"t": est(task, 0.0)}}
 
-    now = {"resolved_reg": {"kl_tokens": 4, "kl_refusal_tokens": 256, "kl_split_tail": True}}
+    kl = {"kl_tokens": 4, "kl_refusal_tokens": 256, "kl_split_tail": True}
+    now = {"resolved_reg": {**kl, "lam_rdir": 1.0, "rdir_source": "batch", "rdir_task": "one-sided",
+                            "rdir_refusals": False}}
     before = {"resolved_reg": {"kl_tokens": 4, "kl_refusal_tokens": None, "kl_split_tail": None}}
+    stream = {"resolved_reg": {**now["resolved_reg"], "rdir_source": "stream"}}  # not a default: left out
     cells = [{"scenario": "sc", "method": "lora", "seed": s, "headline": head(0.1, 1.0)} for s in (0, 1)]
     cells += [{"scenario": "sc", "method": "alignguard", "seed": s, "config": now,
                "headline": head(0.9 - 0.08 * s, 0.98, over=0.1 + 0.02 * s)} for s in (0, 1)]
     cells += [{"scenario": "sc", "method": "alignguard", "seed": 0, "config": before, "headline": head(0.5, 0.9)},
+              {"scenario": "sc", "method": "alignguard", "seed": 1, "config": {"resolved_reg": kl},
+               "headline": head(0.6, 0.9)},
+              {"scenario": "sc", "method": "alignguard", "seed": 1, "config": stream, "headline": head(0.7, 0.9)},
               {"scenario": "sc", "method": "peer", "seed": 2, "headline": head(0.5, 0.9)}]  # no LoRA at seed 2
     (tmp_path / "a.json").write_text(json.dumps({"cells": cells}))
     rows = {r["method"]: r for r in table.table(table.load([str(tmp_path / "a.json")]))}
-    assert set(rows) == {"alignguard", "alignguard[kl_refusal_tokens=4] (before stop 34)"}
+    assert set(rows) == {"alignguard", "alignguard-kl (the default of stops 34-41)",
+                         "alignguard[kl_refusal_tokens=4] (before stop 34)"}
     mine = rows["alignguard"]
     assert mine["seeds"] == [0, 1]
     assert mine["drift_cut"] == pytest.approx([1.0, 0.9])  # aligned 0.9, LoRA 0.1
@@ -243,7 +250,7 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
     rows = {r["method"]: r for r in table.table(table.load([str(tmp_path / "b.json")]))}
     assert rows["alignguard"]["drift_cut_keyword"] == pytest.approx([0.75, 0.75])  # 1 - 0.1 / 0.4
     assert table.main([str(tmp_path / "a.json"), "--json", str(tmp_path / "rows.json")]) == 0
-    assert len(json.loads((tmp_path / "rows.json").read_text())["rows"]) == 2
+    assert len(json.loads((tmp_path / "rows.json").read_text())["rows"]) == 3
 
 
 def test_judge_agreement_keeps_one_row_per_reference_and_gates_the_likelihood_judge(tmp_path, capsys):

@@ -204,8 +204,10 @@ def check_grid(cfg: CompareConfig) -> None:
     """Record the shared settings in a new grid folder, or check they match an existing one.
 
     A training field that the grid's record lacks (added by a later version of AlignGuard, at
-    any depth: ``train.reg.kl_every``) is no difference while it keeps its default, so a grid
-    stays resumable across versions.
+    any depth: ``train.reg.kl_every``) is no difference while it keeps its default, and a field
+    the record has but this version dropped is ignored (with a warning), so a grid stays
+    resumable across versions. A field whose value differs (a changed default included) is a
+    difference: pass the recorded value to resume.
     """
     path = Path(cfg.output) / "grid.json"
     shared = json.loads(json.dumps(cfg.shared()))
@@ -222,10 +224,14 @@ def check_grid(cfg: CompareConfig) -> None:
 
 def _changed(old: dict, new: dict, defaults: dict, prefix: str) -> list[str]:
     """Dotted names of the settings that differ between ``old`` and ``new``; a key missing from
-    ``old`` counts only when ``new`` moves it off its default."""
+    ``old`` counts only when ``new`` moves it off its default, and a key of ``old`` that this
+    version no longer has (neither in ``new`` nor among the defaults) does not count."""
     out = []
     for key in sorted(set(old) | set(new)):
         name, default = f"{prefix}{key}", defaults.get(key) if isinstance(defaults, dict) else None
+        if key not in new and key not in defaults:  # a setting this version no longer has
+            log.warning("grid record: %s is no longer a setting; ignored", name)
+            continue
         if key not in old:
             if new[key] != default:
                 out.append(name)

@@ -11,6 +11,8 @@ computed from it) is the same on every replica; no collective is needed.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -96,11 +98,40 @@ def first_reply_tokens(row: dict, k: int) -> dict:
 
 def _reply_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor]
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float32 next-token logits at the reply positions ``(N, V)`` and their labels ``(N,)``."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    """Float32 next-token logits at the reply positions ``(N, V)`` (row by row, in order) and
+    their labels ``(N,)``.
+
+    Where the model takes a boolean ``(B, T)`` ``logits_to_keep`` (transformers' causal LMs
+    since ``slice_logits_to_keep``), the output projection runs on the ``N`` reply positions
+    only instead of all ``B x T``: the same numbers, without the vocabulary-sized product (and
+    its backward) on the prompt and padding positions (for SmolLM2 the output projection is a
+    fifth of a token's forward).
+    """
     labels = batch["labels"][:, 1:]
     mask = labels != IGNORE_INDEX
-    return logits[:, :-1][mask].float(), labels[mask]
+    kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if keeps_positions(model):
+        keep = F.pad(mask, (0, 1), value=False)  # position t predicts label t + 1
+        logits = model(**kwargs, logits_to_keep=keep).logits
+        if logits.ndim == 2 and logits.shape[0] == int(mask.sum()):
+            return logits.float(), labels[mask]
+    return model(**kwargs).logits[:, :-1][mask].float(), labels[mask]
+
+
+def keeps_positions(model: torch.nn.Module) -> bool:
+    """Whether ``model`` (or, under PEFT, its base model) computes logits only at the positions
+    of a boolean ``logits_to_keep`` mask (transformers >= 5 causal LMs)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return _keeps_positions(type(base))
+
+
+@functools.cache
+def _keeps_positions(cls: type) -> bool:
+    try:
+        from transformers.modeling_utils import slice_logits_to_keep  # noqa: F401
+    except ImportError:
+        return False
+    return "logits_to_keep" in inspect.signature(cls.forward).parameters
 
 
 def reply_nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -11,8 +11,10 @@ constrains each training sample's projection on it. Here, at the aligned weights
     r_l = mean_{harmful} h_l(x) - mean_{harmless} h_l(x),    u_l = r_l / ||r_l||
 
 over the alignment rows (harmful: the rows whose reply is a refusal by the keyword judge's
-markers), with ``h_l(x)`` the output of layer ``l`` at the last prompt token. Each optimizer step
-draws ``B`` task rows and adds::
+markers), with ``h_l(x)`` the output of layer ``l`` at the last prompt token. On ``B`` task rows
+(``source = "batch"``, the default: the first ``B`` rows of each task micro-batch, their
+``p_theta`` read from the task forward itself; ``"stream"``: ``B`` rows per optimizer step from a
+seeded stream of the training rows, through a forward of their own) it adds::
 
     lam_rdir * mean_{l, task rows} relu(p0 - p_theta)^2 / ||r_l||^2
 
@@ -80,7 +82,8 @@ def last_prompt_states(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -
     kw = {"logits_to_keep": 1} if _keeps_logits(model) else {}
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                 output_hidden_states=True, **kw)
-    last = batch["attention_mask"].sum(dim=1) - 1
+    mask = batch["attention_mask"]
+    last = (mask * torch.arange(mask.shape[1], device=mask.device)).argmax(dim=1)  # last real token
     rows = torch.arange(last.shape[0], device=last.device)
     return torch.stack([h[rows, last] for h in out.hidden_states[1:]], dim=1).float()
 
@@ -94,15 +97,16 @@ def _keeps_logits(model: torch.nn.Module) -> bool:
 class RefusalDirection(StreamingComponent):
     """``lam_rdir`` times the refusal-direction constraint of the module docstring.
 
-    Cost per step: two forwards on ``B`` task prompts (one without gradients, adapter disabled)
-    and the backward of one (``2B`` prompts with ``refusals``); once, at ``W0``, a forward over up
-    to 512 alignment prompts.
+    Cost per step: ``batch`` source, one forward without gradients (adapter disabled) on the
+    ``B`` rows' prompts per micro-batch; ``stream`` source, two forwards on ``B`` task prompts (one
+    without gradients) and the backward of one (``2B`` prompts with ``refusals``); once, at
+    ``W0``, a forward over up to 512 alignment prompts.
     """
 
     name = "refusal_direction"
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
-                 task: str = "one-sided", refusals: bool = False, source: str = "stream") -> None:
+                 task: str = "one-sided", refusals: bool = False, source: str = "batch") -> None:
         if not lam > 0:
             raise ValueError(f"the refusal-direction anchor's weight must be > 0, got {lam}")
         if task not in TASK_MODES:
@@ -123,6 +127,7 @@ class RefusalDirection(StreamingComponent):
         self.units: torch.Tensor | None = None  # (L, d) unit directions u_l
         self.gaps: torch.Tensor | None = None  # (L,) ||r_l||
         self.last = {"harmful": 0.0, "task": 0.0}
+        self._warned = False
 
     def prepare(self, artifacts) -> None:
         from alignguard.drift.judges.keyword import KeywordJudge
@@ -222,13 +227,19 @@ class RefusalDirection(StreamingComponent):
         first = labels.int().argmax(dim=1)
         rows = (labels.any(dim=1) & (first > 0)).nonzero().squeeze(1)[: self.batch_size]
         if rows.numel() == 0:
+            if not self._warned:
+                self._warned = True
+                log.warning("the refusal-direction anchor found no prompt in a task batch (the "
+                            "labels start at the first token), so it holds nothing there; mask "
+                            "the prompt out of the labels (TRL: completion-only loss) for it to act")
             return None, {}
         pos = first[rows] - 1  # the last prompt token of each row
         units, gaps = self.units.to(pos.device), self.gaps.to(pos.device)
         p = (torch.stack([h[rows, pos] for h in hidden_states[1:]], dim=1).float() * units).sum(-1)
         width = int(pos.max()) + 1
         prompts = {"input_ids": batch["input_ids"][rows, :width],
-                   "attention_mask": (torch.arange(width, device=pos.device)[None] <= pos[:, None]).long()}
+                   "attention_mask": batch["attention_mask"][rows, :width]
+                   * (torch.arange(width, device=pos.device)[None] <= pos[:, None])}
         p0 = (self._reference_states(prompts) * units).sum(-1)
         task = self._held((p - p0) / gaps)
         self.last["task"] = float(task.detach())

@@ -94,14 +94,19 @@ ALIGNGUARD_KL_TOKENS = 4  # and on the first 4 tokens of each reply, where refus
 # (16 before: 4 kept as much refusal or more at a smaller task cost; docs/method.md)
 ALIGNGUARD_KL_REFUSAL_TOKENS = 256  # but refusals through their end, their tails averaged apart
 # (K = 4 alone let refusals run on as the taught persona on identity-shift; docs/method.md)
+_KL_DEFAULTS = {"lam_kl": KL_LAMBDA, "align_batch": ALIGNGUARD_ALIGN_BATCH,
+                "kl_contexts": ALIGNGUARD_KL_CONTEXTS, "kl_tokens": ALIGNGUARD_KL_TOKENS,
+                "kl_refusal_tokens": ALIGNGUARD_KL_REFUSAL_TOKENS, "kl_split_tail": True}
 PRESETS["alignguard"] = Preset(
     ("penalties", "kl_anchor", "refusal_direction"), dict(_ZERO),
-    {"lam_kl": KL_LAMBDA, "align_batch": ALIGNGUARD_ALIGN_BATCH,
-     "kl_contexts": ALIGNGUARD_KL_CONTEXTS, "kl_tokens": ALIGNGUARD_KL_TOKENS,
-     "kl_refusal_tokens": ALIGNGUARD_KL_REFUSAL_TOKENS, "kl_split_tail": True},
+    {**_KL_DEFAULTS, "lam_rdir": KL_LAMBDA},
     summary="AlignGuard's default method (ours): a context-matched KL behaviour anchor on the "
             "openings of alignment replies and on whole refusals, 2 rows on every step (also "
-            "under the task data's system prompts)")
+            "under the task data's system prompts), plus the refusal-direction anchor on 2 task "
+            "rows of each micro-batch (since stop 42)")
+PRESETS["alignguard-kl"] = Preset(
+    ("penalties", "kl_anchor"), dict(_ZERO), dict(_KL_DEFAULTS),
+    summary="the default of stops 34-41: alignguard without the refusal-direction anchor")
 
 COMPONENTS: dict[str, Callable[[TrainConfig, RegularizerConfig], Component | None]] = {
     "penalties": lambda cfg, reg: Penalties(reg),

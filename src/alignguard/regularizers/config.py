@@ -102,10 +102,10 @@ class RegularizerConfig:
             prompt (a quarter of the words left out; the aligned model's distribution on the
             perturbed prompt is the target; 0: none).
         lam_rdir: weight of the refusal-direction anchor (ours, after ProCon, arXiv
-            2509.06795): hidden states at the last prompt token held along the aligned model's
-            refusal direction, one-sided on refusal rows, two-sided on task rows
-            (:mod:`alignguard.methods.refusal_direction`; 0: off, or 1.0 for the
-            ``refusal-direction`` preset).
+            2509.06795): the task rows' hidden states at the last prompt token kept from moving
+            away from refusal along the aligned model's refusal direction
+            (:mod:`alignguard.methods.refusal_direction`; 0: the preset's default, 1.0 for
+            ``alignguard`` and ``refusal-direction``, off otherwise).
         rdir_task: how the refusal-direction anchor holds the task rows' projections:
             "one-sided" (only a move away from refusal is penalised), "two-sided" (held where
             they were, ProCon's constraint) or "off" (refusal rows only).
@@ -113,8 +113,8 @@ class RegularizerConfig:
             projections (one-sided; off by default: the KL anchor already holds those rows).
         rdir_source: where the refusal-direction anchor's task rows come from: "stream" (their
             own seeded stream, ``align_batch`` rows per step: a forward and backward more) or
-            "batch" (the first ``align_batch`` rows of each task micro-batch, read from the task
-            forward's hidden states: one no-grad forward more; experimental, stop 41).
+            "batch", the default (the first ``align_batch`` rows of each task micro-batch, read
+            from the task forward's hidden states: one no-grad forward more).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -162,7 +162,7 @@ class RegularizerConfig:
     lam_rdir: float = 0.0
     rdir_task: str = "one-sided"
     rdir_refusals: bool = False
-    rdir_source: str = "stream"
+    rdir_source: str = "batch"
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
