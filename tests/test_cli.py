@@ -120,3 +120,16 @@ def test_a_users_model_needs_alignment_data_before_it_loads(tiny_model_dir, tiny
     assert "needs alignment data" in err and "--alignment-data" in err and not out.exists()
     assert main(["train", "--model", str(tiny_model_dir), "--method", "lora", "--print-config"]) == 0
     assert json.loads(capsys.readouterr().out)["alignment"]["data"] is None
+
+
+def test_demo_takes_the_defense_options_of_train(capsys):
+    assert main(["demo", "--method", "alignguard", "--reg.lam-rdir", "2", "--reg.kl-refusal-tokens",
+                 "4", "--seeds", "2", "--print-config"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["method"] == "alignguard" and cfg["seeds"] == [0, 1]
+    assert cfg["train"]["reg"]["lam_rdir"] == 2.0 and cfg["train"]["reg"]["kl_refusal_tokens"] == 4
+    assert main(["demo", "--method", "agl", "--lam-A", "3", "--reg.lam-A", "5", "--print-config"]) == 1
+    assert "--lam-A and --reg.lam-A both set" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: no such option
+        main(["demo", "--reg.lam-kll", "2"])
+    assert "unrecognized arguments: --reg.lam-kll" in capsys.readouterr().err

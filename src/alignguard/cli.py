@@ -48,7 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 # command function -> {parameter: flag prefix} for config dataclasses whose fields would clash
 # with the command's own options (compare's --steps vs the training config's --steps)
-NAMESPACED: dict[str, dict[str, str]] = {"compare_command": {"train": "train."}}
+NAMESPACED: dict[str, dict[str, str]] = {"compare_command": {"train": "train."},
+                                          "demo_command": {"reg": "reg."}}
 # command function -> {short flag: dotted field}; kept beside the generated dotted options
 ALIASES: dict[str, dict[str, str]] = {
     "train_command": {"alignment_data": "alignment.data", "fisher": "alignment.fisher",

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from alignguard.config import ConfigError, from_dict, to_dict
 from alignguard.demo.run import DemoConfig, run_demo, sweep_field
 from alignguard.demo.table import format_table
+from alignguard.regularizers import RegularizerConfig
+from alignguard.training.config import TrainConfig
 
 
 def demo_command(scenario: str = "benign", method: str | None = None, seeds: int = 1, steps: int = 400,
@@ -14,7 +17,8 @@ def demo_command(scenario: str = "benign", method: str | None = None, seeds: int
                  replay_fraction: float | None = None,
                  sweep: bool = False, sweep_values: list[float] | None = None,
                  eval_limit: int | None = None, output: str = "runs/demo",
-                 json_: bool = False) -> int:
+                 reg: RegularizerConfig | None = None, json_: bool = False,
+                 print_config: bool = False) -> int:
     """Reproduce the headline on the organism: plain LoRA drifts, the defense does not.
 
     Args:
@@ -32,14 +36,28 @@ def demo_command(scenario: str = "benign", method: str | None = None, seeds: int
         sweep_values: values for the sweep (default: 0.3 to 100 for lam_A, 0.25 to 4 otherwise).
         eval_limit: evaluate on at most this many prompts per set (faster, noisier).
         output: output folder (results.json, report.html, one folder per run).
+        reg: the defense's weights and options (every RegularizerConfig field, as in
+            ``alignguard train``: ``--reg.lam-rdir 2``, ``--reg.kl-refusal-tokens 4``); plain LoRA
+            ignores them.
         json_: print results as JSON instead of the table.
+        print_config: print the resolved demo config (JSON) and exit without running.
     """
     chosen = method or DemoConfig().method
     defaults = ([0.3, 1.0, 3.0, 10.0, 30.0, 100.0] if sweep_field(chosen) == "lam_A"
                 else [0.25, 0.5, 1.0, 2.0, 4.0]) if sweep else []
+    given = reg if isinstance(reg, dict) else {}
+    for name, value in (("lam_A", lam_A), ("lam_D", lam_D)):
+        if value is not None and name in given:
+            flag = name.replace("_", "-")
+            raise ConfigError(f"--{flag} and --reg.{flag} both set the same weight; pass one")
+    train = TrainConfig(reg=from_dict(RegularizerConfig, given, section="reg"))
     cfg = DemoConfig(scenario=scenario, method=chosen, seeds=list(range(seeds)), steps=steps,
                      lam_A=lam_A, lam_D=lam_D, replay_fraction=replay_fraction,
-                     eval_limit=eval_limit, output=output, sweep=(sweep_values or defaults))
+                     eval_limit=eval_limit, output=output, sweep=(sweep_values or defaults),
+                     train=train)
+    if print_config:
+        print(json.dumps(to_dict(cfg), indent=2, default=str))
+        return 0
     results = run_demo(cfg)
     if json_:
         print(json.dumps({k: results[k] for k in ("scenario", "method", "base", "summary", "sweep")},
