@@ -5,8 +5,8 @@
 An EVAL is the output folder of ``alignguard testbed eval`` (``results.json`` and
 ``records.jsonl``; its reference is the aligned model). Per evaluation: the safe prompts' refusal
 rate of the model and of the aligned model and their difference, and the same for the degenerate
-rate. Per scenario with two or more seeds (the seed is read from the adapter's
-``alignguard_config.json``): the seed mean of each difference with a 95% percentile bootstrap
+rate. Per scenario and method with two or more seeds (the seed and the method are read from the
+adapter's ``alignguard_config.json``, so that two methods are never pooled as seeds): the seed mean of each difference with a 95% percentile bootstrap
 interval over the prompts (the same resampled prompts for every seed; ``pack_runs.pooled``). Meant
 for re-evaluations on more safe prompts than the screening's 80 (e.g. ``--n-safe 240``), so that
 "over-refusal at most 3 points above the aligned model" is read with a narrower interval. Reads
@@ -31,14 +31,15 @@ def cell(folder: Path, judges: list[str]) -> dict:
     difference); ``_outcomes`` holds the per-prompt arrays for pooling."""
     res = json.loads((folder / "results.json").read_text())
     adapter = Path(res["config"]["adapter"])
-    seed = json.loads((adapter / "alignguard_config.json").read_text()).get("seed")
+    cfg = json.loads((adapter / "alignguard_config.json").read_text())
     arrays = {judge: outcomes(folder / "records.jsonl", judge) for judge in judges}
     rates = {judge: {name: {"model": float(arr[key].mean()), "aligned": float(arr[f"ref_{key}"].mean()),
                             "difference": float(arr[key].mean() - arr[f"ref_{key}"].mean())}
                      for name, key in (("over_refusal", "safe"), ("degenerate", "degen"))}
              for judge, arr in arrays.items()}
     first = arrays[judges[0]]
-    return {"scenario": res["config"]["scenario"], "seed": seed, "adapter": str(adapter),
+    return {"scenario": res["config"]["scenario"], "method": cfg.get("method"), "seed": cfg.get("seed"),
+            "adapter": str(adapter),
             "n_safe": int(len(first["safe"])), "n_prompts": int(len(first["degen"])), "by_judge": rates,
             "eval_config": res["config"], "_outcomes": arrays}
 
@@ -52,21 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     judges = args.judges.split(",")
     cells = [cell(Path(e), judges) for e in args.evals]
-    groups: dict[str, list[dict]] = {}
+    groups: dict[tuple[str, str], list[dict]] = {}
     for c in cells:
-        groups.setdefault(c["scenario"], []).append(c)
-    rows = [{"scenario": s, "judge": j, "seeds": sorted(c["seed"] for c in g), "n_safe": g[0]["n_safe"],
-             **pooled([{"_outcomes": c["_outcomes"][j]} for c in g])}
-            for s, g in sorted(groups.items()) if len(g) >= 2 for j in judges]
-    print("| scenario | seed | judge | safe prompts | over-refusal (aligned) | difference | degenerate (aligned) |")
-    print("|---|---|---|---|---|---|---|")
-    for c in sorted(cells, key=lambda c: (c["scenario"], c["seed"])):
+        groups.setdefault((c["scenario"], str(c["method"])), []).append(c)
+    rows = [{"scenario": s, "method": m, "judge": j, "seeds": sorted(c["seed"] for c in g),
+             "n_safe": g[0]["n_safe"], **pooled([{"_outcomes": c["_outcomes"][j]} for c in g])}
+            for (s, m), g in sorted(groups.items()) if len(g) >= 2 for j in judges]
+    print("| scenario | method | seed | judge | safe prompts | over-refusal (aligned) | difference | degenerate (aligned) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for c in sorted(cells, key=lambda c: (c["scenario"], str(c["method"]), c["seed"])):
         for j, r in c["by_judge"].items():
             o, d = r["over_refusal"], r["degenerate"]
-            print(f"| `{c['scenario']}` | {c['seed']} | {j} | {c['n_safe']} | {o['model']:.3f} ({o['aligned']:.3f}) | "
-                  f"{100 * o['difference']:+.1f} | {d['model']:.3f} ({d['aligned']:.3f}) |")
+            print(f"| `{c['scenario']}` | `{c['method']}` | {c['seed']} | {j} | {c['n_safe']} | "
+                  f"{o['model']:.3f} ({o['aligned']:.3f}) | {100 * o['difference']:+.1f} | "
+                  f"{d['model']:.3f} ({d['aligned']:.3f}) |")
     for r in rows:
-        print(f"{r['scenario']} ({r['judge']}) seeds {r['seeds']}: " + ", ".join(
+        print(f"{r['scenario']} {r['method']} ({r['judge']}) seeds {r['seeds']}: " + ", ".join(
             f"{k} {100 * v['estimate']:+.1f} [{100 * v['low']:+.1f}, {100 * v['high']:+.1f}]"
             for k, v in r.items() if isinstance(v, dict)))
     doc = {"description": args.note, "judges": judges,

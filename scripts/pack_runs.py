@@ -1,13 +1,17 @@
 """Pack standalone SmolLM2 screening runs into a ``docs/results`` JSON, against stored plain LoRA.
 
-    python scripts/pack_runs.py OUT.json RUN[::NAME] [RUN ...] [--name NAME] [--lora F.json ...] [--note TEXT]
+    python scripts/pack_runs.py OUT.json RUN[::NAME] [RUN ...] [--name NAME] [--lora F.json ...]
+        [--lora-runs LORA_RUN ...] [--note TEXT]
 
 A RUN is the output folder of ``alignguard train`` whose evaluation ``alignguard testbed eval
 --adapter RUN/adapter --output RUN-eval`` sits beside it (``RUN-eval/results.json`` and
 ``records.jsonl``); ``::NAME`` names its method in the JSON (default: ``--name``, else the run's
 ``method``). Each run is paired with plain LoRA's cell of the same scenario and seed from
 the stored ``--lora`` files (``docs/results/screen-smollm2*.json`` by default; the first file
-that has the cell wins) and gets: refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
+that has the cell wins) or, with ``--lora-runs``, with the plain LoRA run (evaluated the same way)
+of the same scenario, seed and training setting (:func:`setting`: learning rate, steps, batch
+size, LoRA shape), so that a grid that changes a hyperparameter is paired with plain LoRA at that
+hyperparameter. Each run gets: refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
 refusal_LoRA)``, where the scenario teaches a persona the same cut counting only whole refusals
 without it, refusals cut off by the budget, the task score (the mean of the scenario's task
 scores, as ``alignguard compare`` reports it), over-refusal and degenerate rate next to the
@@ -39,6 +43,29 @@ def stored_lora(files: list[str]) -> dict[tuple[str, int], dict]:
         for c in cells if isinstance(cells, list) else []:
             if c.get("method") == "lora":
                 out.setdefault((c["scenario"], c["seed"]), {**(c.get("numbers") or c["metrics"]), "source": f})
+    return out
+
+
+SETTING_KEYS = ("lr", "steps", "batch_size", "lora")
+
+
+def setting(cfg: dict) -> str:
+    """The training setting a run shares with its plain LoRA pair: ``SETTING_KEYS`` of its config."""
+    return json.dumps({k: cfg.get(k) for k in SETTING_KEYS}, sort_keys=True)
+
+
+def lora_runs(runs: list[str]) -> dict[tuple, dict]:
+    """Plain LoRA's numbers per (scenario, seed, setting) from run folders with ``-eval`` beside."""
+    out: dict[tuple, dict] = {}
+    for run in runs:
+        res = json.loads(Path(f"{run.rstrip('/')}-eval", "results.json").read_text())
+        cfg = json.loads(Path(run, "config.json").read_text())
+        if cfg.get("method") != "lora":
+            raise SystemExit(f"{run}: --lora-runs takes plain LoRA runs, this one is {cfg.get('method')!r}")
+        head = res["headline"]
+        out[(res["config"]["scenario"], cfg["seed"], setting(cfg))] = {
+            "refusal": head["refusal"]["model"]["estimate"], "source": run,
+            "task": statistics.fmean(t["model"]["estimate"] for t in head["task_score"].values())}
     return out
 
 
@@ -103,9 +130,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--name", default=None, help="method name in the JSON (default: the run's method)")
     parser.add_argument("--lora", nargs="*", default=None, help="stored plain LoRA cells")
+    parser.add_argument("--lora-runs", nargs="*", default=None,
+                        help="plain LoRA run folders, paired by scenario, seed and setting")
     parser.add_argument("--note", default="", help="the JSON's description")
     args = parser.parse_args(argv)
-    lora = stored_lora(args.lora or sorted(glob.glob("docs/results/screen-smollm2*.json")))
+    if args.lora_runs:
+        lora = lora_runs(args.lora_runs)
+    else:
+        lora = stored_lora(args.lora or sorted(glob.glob("docs/results/screen-smollm2*.json")))
     runs = []
     for spec in args.runs:
         run, _, name = spec.partition("::")
@@ -113,10 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         res = json.loads((evaluation / "results.json").read_text())
         cfg = json.loads(Path(run, "config.json").read_text())
         key = (res["config"]["scenario"], cfg["seed"])
-        if key not in lora:
-            raise SystemExit(f"{run}: no stored plain LoRA cell for {key}")
+        pair = lora.get((*key, setting(cfg)) if args.lora_runs else key)
+        if pair is None:
+            raise SystemExit(f"{run}: no {'plain LoRA run' if args.lora_runs else 'stored plain LoRA cell'} "
+                             f"for {key}{' at ' + setting(cfg) if args.lora_runs else ''}")
         runs.append({"scenario": key[0], "seed": key[1], "method": name or args.name or cfg["method"],
-                     "numbers": numbers(res["headline"], lora[key]), "lora_source": lora[key]["source"],
+                     "setting": json.loads(setting(cfg)),
+                     "numbers": numbers(res["headline"], pair), "lora_source": pair["source"],
                      "train_config": cfg, "train_provenance": json.loads(Path(run, "provenance.json").read_text()),
                      "evaluation": res, "_outcomes": outcomes(evaluation / "records.jsonl")})
     by_scenario: dict[tuple[str, str], list[dict]] = {}
@@ -126,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             for (s, m), group in sorted(by_scenario.items()) if len(group) >= 2]
     for r in sorted(runs, key=lambda r: (r["scenario"], r["seed"])):
         n = r["numbers"]
-        print(f"| `{r['scenario']}` | {r['seed']} | {n['refusal']:.3f} ({n['aligned_refusal']:.3f}) | "
+        print(f"| `{r['scenario']}` | `{r['method']}` | {r['seed']} | {n['refusal']:.3f} ({n['aligned_refusal']:.3f}) | "
               f"{100 * n['drift_cut']:.0f}% | {n['task']:.3f} ({n['lora_task']:.3f}) | "
               f"{n['over_refusal']:.3f} ({n['aligned_over_refusal']:.3f}) | {n['degenerate']:.3f} ({n['aligned_degenerate']:.3f}) |")
     for p in rows:

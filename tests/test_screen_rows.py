@@ -133,13 +133,15 @@ def test_cut_off_refusals_script_counts_unsafe_refusals_that_did_not_end(tmp_pat
     assert module.cut_off(path, words, budget=8) == (2, 3)  # six words >= 8 - 2: cut off
 
 
-def _write_run(root: Path, scenario: str, seed: int, refuse_safe: int, ref_safe: int = 2) -> Path:
+def _write_run(root: Path, scenario: str, seed: int, refuse_safe: int, ref_safe: int = 2,
+               refusal: float = 0.8, **config) -> Path:
     """A standalone run folder and its evaluation beside it: 10 safe prompts, of which the run
     refuses the first ``refuse_safe`` and the aligned reference the first ``ref_safe``."""
-    run = root / f"{scenario}-s{seed}"
+    config = {"method": "alignguard", "seed": seed, **config}
+    run = root / f"{config['method']}-{scenario}-s{seed}-{config.get('lr', '')}"
     (run.parent / f"{run.name}-eval").mkdir(parents=True)
     run.mkdir()
-    (run / "config.json").write_text(json.dumps({"method": "alignguard", "seed": seed}))
+    (run / "config.json").write_text(json.dumps(config))
     (run / "provenance.json").write_text(json.dumps({"seed": seed}))
     rows = [{"id": f"s{i}", "label": "safe", **{
         role: {"response": "x", "degenerate": False, "judges": {"ensemble": i < n}}
@@ -150,7 +152,7 @@ def _write_run(root: Path, scenario: str, seed: int, refuse_safe: int, ref_safe:
     def est(model: float, reference: float | None = None) -> dict:
         return {"model": {"estimate": model}, "reference": {"estimate": model if reference is None else reference}}
 
-    head = {"refusal": est(0.8, 0.9), "over_refusal": est(refuse_safe / 10, ref_safe / 10),
+    head = {"refusal": est(refusal, 0.9), "over_refusal": est(refuse_safe / 10, ref_safe / 10),
             "degenerate_rate": est(0.0), "task_score": {"a": est(1.0), "b": est(0.5)}}
     (run.parent / f"{run.name}-eval" / "results.json").write_text(
         json.dumps({"config": {"scenario": scenario}, "headline": head}))
@@ -183,6 +185,23 @@ def test_pack_runs_pairs_stored_lora_and_pools_over_refusal(tmp_path):
         pack.main([str(out), str(missing), "--lora", str(lora)])
 
 
+def test_pack_runs_pairs_lora_runs_at_the_same_setting(tmp_path):
+    spec = importlib.util.spec_from_file_location("pack_runs", ROOT / "scripts" / "pack_runs.py")
+    pack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack)
+    loras = [str(_write_run(tmp_path, "sc", 3, 2, refusal=r, method="lora", lr=lr))
+             for lr, r in ((0.002, 0.1), (0.004, 0.5))]
+    runs = [str(_write_run(tmp_path, "sc", 3, 2, lr=lr)) for lr in (0.002, 0.004)]
+    out = tmp_path / "out.json"
+    assert pack.main([str(out), f"{runs[0]}::a", f"{runs[1]}::b", "--lora-runs", *loras]) == 0
+    cut = {r["method"]: r["numbers"]["drift_cut"] for r in json.loads(out.read_text())["runs"]}
+    assert cut["a"] == pytest.approx(1 - 0.1 / 0.8) and cut["b"] == pytest.approx(1 - 0.1 / 0.4)
+    with pytest.raises(SystemExit, match="no plain LoRA run"):  # no LoRA run at lr 0.004
+        pack.main([str(out), runs[1], "--lora-runs", loras[0]])
+    with pytest.raises(SystemExit, match="takes plain LoRA runs"):
+        pack.main([str(out), runs[0], "--lora-runs", runs[1]])
+
+
 def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
     spec = importlib.util.spec_from_file_location("over_refusal_pool", ROOT / "scripts" / "over_refusal_pool.py")
     pool = importlib.util.module_from_spec(spec)
@@ -192,7 +211,7 @@ def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
         run = _write_run(tmp_path, "sc", seed, refuse_safe=2 + seed)
         evaluation = run.parent / f"{run.name}-eval"
         (run / "adapter").mkdir()
-        (run / "adapter" / "alignguard_config.json").write_text(json.dumps({"seed": seed}))
+        (run / "adapter" / "alignguard_config.json").write_text(json.dumps({"seed": seed, "method": "alignguard"}))
         res = json.loads((evaluation / "results.json").read_text())
         res["config"]["adapter"] = str(run / "adapter")
         (evaluation / "results.json").write_text(json.dumps(res))
@@ -206,6 +225,15 @@ def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
     over = row["over_refusal_vs_aligned"]
     assert row["seeds"] == [0, 1, 2] and over["estimate"] == pytest.approx(0.1)  # (0 + 1 + 2) / 3 of 10
     assert over["low"] <= over["estimate"] <= over["high"]
+    other = _write_run(tmp_path, "sc", 0, refuse_safe=9, method="other")  # same seed, another method
+    (other / "adapter").mkdir()
+    (other / "adapter" / "alignguard_config.json").write_text(json.dumps({"seed": 0, "method": "other"}))
+    res = json.loads((other.parent / f"{other.name}-eval" / "results.json").read_text())
+    res["config"]["adapter"] = str(other / "adapter")
+    (other.parent / f"{other.name}-eval" / "results.json").write_text(json.dumps(res))
+    assert pool.main([str(out), *evals, str(other.parent / f"{other.name}-eval")]) == 0
+    (row,) = json.loads(out.read_text())["pooled"]  # the other method is not pooled as a seed
+    assert row["method"] == "alignguard" and row["seeds"] == [0, 1, 2]
     with pytest.raises(KeyError):  # a judge the records do not hold is an error, not a zero
         pool.main([str(out), *evals, "--judges", "ensemble,keyword"])
 
