@@ -170,6 +170,26 @@ def test_unknown_target_modules_error(tmp_path, tiny_tokenizer, tiny_jsonl):
         _run(cfg, tiny_tokenizer, None)
 
 
+def test_unknown_target_modules_fail_before_the_weights_load(tmp_path, tiny_model_dir, tiny_jsonl,
+                                                             monkeypatch):
+    """The preflight builds the architecture on the meta device from the folder's config: a
+    wrong module name is reported without reading the weights, and a right one passes."""
+    import transformers
+
+    from alignguard.training.preflight import check_inputs
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("the preflight read the weights")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_weights)
+    cfg = TrainConfig(model=str(tiny_model_dir), data=str(tiny_jsonl), method="lora", device="cpu")
+    cfg.lora.target_modules = ["query_key_value"]
+    with pytest.raises(TargetModuleError, match=r"\['query_key_value'\] not found.*q_proj"):
+        check_inputs(cfg)
+    cfg.lora.target_modules = "attention"
+    check_inputs(cfg)
+
+
 def test_fisher_from_another_model_is_rejected(tmp_path, tiny_tokenizer, tiny_jsonl):
     other = make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=123)
     foreign = estimate_alignment_fisher(other, read_examples(tiny_jsonl), tokenizer=tiny_tokenizer,

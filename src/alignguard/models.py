@@ -269,6 +269,18 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
     return _with_pad(tok)
 
 
+def load_config(name: str, trust_remote_code: bool = False):
+    """The transformers config of ``name`` without its weights (an adapter model's is its
+    base's; a GGUF model's comes from its cache folder, else from the file's metadata)."""
+    from transformers import AutoConfig
+
+    folder, gguf = resolve_model_path(name)
+    cache = gguf_cache_dir(folder / gguf) if gguf else None
+    if cache is not None and (cache / CACHE_MARKER).is_file():
+        folder, gguf = cache, None
+    return AutoConfig.from_pretrained(folder, gguf_file=gguf, trust_remote_code=trust_remote_code)
+
+
 def load_model(name: str, dtype: str = "float32", device: str | torch.device = "cpu",
                trust_remote_code: bool = False):
     """Load a causal LM and its tokenizer offline; returns ``(model, tokenizer)``.

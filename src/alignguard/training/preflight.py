@@ -5,9 +5,12 @@ Every message names the file, line or field and says what to do.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alignguard.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 
 def check_inputs(cfg: TrainConfig) -> None:
@@ -17,6 +20,7 @@ def check_inputs(cfg: TrainConfig) -> None:
         alignguard.data.DataError: task, eval or alignment rows are missing or malformed.
         FileNotFoundError: the model or the Fisher folder does not exist.
         ValueError: the method needs alignment data that was not given, or the device is absent.
+        alignguard.targets.TargetModuleError: a LoRA target module is not in the model.
     """
     from alignguard.dataspec import load_dataset_spec
     from alignguard.methods.registry import build_method
@@ -39,7 +43,29 @@ def check_inputs(cfg: TrainConfig) -> None:
     resolve_model_path(cfg.model)
     if "deltas" in needs:
         resolve_model_path(cfg.alignment.base_model_or(cfg.model))
+    if method.trains == "lora":
+        _check_targets(cfg)
     _check_device(cfg.device)
+
+
+def _check_targets(cfg: TrainConfig) -> None:
+    """``cfg.lora.target_modules`` against the model's architecture built on the meta device
+    from its config (no weights are read), so a wrong module name fails in seconds. A config
+    that transformers cannot build this way is left to the check after loading."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from alignguard.models import load_config
+    from alignguard.targets import resolve_target_modules
+
+    try:
+        config = load_config(cfg.model)
+        with torch.device("meta"):
+            skeleton = AutoModelForCausalLM.from_config(config)
+    except (OSError, ValueError, KeyError) as exc:
+        log.debug("target modules checked after loading: no weightless build (%s)", exc)
+        return
+    resolve_target_modules(skeleton, cfg.lora.target_modules)
 
 
 def _check_pairs(cfg: TrainConfig, needs: set[str], rows) -> None:
