@@ -65,6 +65,28 @@ def test_method_presets_resolve_weights():
     assert [c.name for c in with_replay.components] == ["penalties", "replay"]
 
 
+def test_the_default_anchor_weights_follow_the_learning_rate_above_anchor_lr():
+    """At and below ANCHOR_LR the preset's weights; above it default * ANCHOR_LR / lr, for the
+    two anchors only; a weight the user sets is kept; the ablation keeps its weights."""
+    from alignguard.methods.registry import ANCHOR_LR, KL_LAMBDA, build_method
+
+    def reg(method="alignguard", **kw):
+        return from_dict(TrainConfig, {"method": method, **kw}).resolved_reg()
+
+    for lr in (ANCHOR_LR / 2, ANCHOR_LR):
+        assert (reg(lr=lr).lam_kl, reg(lr=lr).lam_rdir) == (KL_LAMBDA, KL_LAMBDA)
+    fast = reg(lr=2 * ANCHOR_LR)
+    assert fast.lam_kl == pytest.approx(KL_LAMBDA / 2) and fast.lam_rdir == pytest.approx(KL_LAMBDA / 2)
+    assert reg(lr=4 * ANCHOR_LR).lam_kl == pytest.approx(KL_LAMBDA / 4)
+    assert fast.kl_refusal_tokens == reg().kl_refusal_tokens  # nothing else moves
+    mine = reg(lr=2 * ANCHOR_LR, reg={"lam_kl": 3.0})
+    assert mine.lam_kl == 3.0 and mine.lam_rdir == pytest.approx(KL_LAMBDA / 2)
+    assert reg("alignguard-kl", lr=2 * ANCHOR_LR).lam_kl == KL_LAMBDA
+    built = build_method(from_dict(TrainConfig, {"method": "alignguard", "lr": 2 * ANCHOR_LR}))
+    kl = next(c for c in built.components if c.name == "kl_anchor")
+    assert kl.lam == pytest.approx(KL_LAMBDA / 2)  # what the loop weights is the resolved one
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

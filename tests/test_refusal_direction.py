@@ -95,6 +95,7 @@ def test_penalty_is_zero_at_the_aligned_weights(tiny_tokenizer):
 
 def test_the_default_holds_it_on_batch_rows_and_alignguard_kl_leaves_it_out(tmp_path):
     cfg = _cfg(tmp_path, "task.jsonl", "align.jsonl", "alignguard", "x", replay_fraction=0.0)
+    cfg.lr = 2e-3  # at the learning rate the weights were chosen at (above it they shrink)
     method = build_method(cfg)
     assert list(method.names()) == ["penalties", "kl_anchor", "refusal_direction"]
     rdir = next(c for c in method.components if c.name == "refusal_direction")

@@ -39,6 +39,9 @@ class Preset:
             by :func:`resolve_alignment` and shown as ``resolved_alignment`` in the config.
         replay_fraction: alignment-replay fraction used when the user left ``replay_fraction``
             at 0 (0: no replay unless asked for).
+        lr_scaled: weights among ``defaults`` that follow the learning rate when the preset fills
+            them: above ``ANCHOR_LR`` they become ``default * ANCHOR_LR / lr``
+            (:func:`resolve_reg`).
     """
 
     components: tuple[str, ...]
@@ -47,6 +50,7 @@ class Preset:
     summary: str = ""
     alignment: dict[str, Any] = field(default_factory=dict)
     replay_fraction: float = 0.0
+    lr_scaled: tuple[str, ...] = ()
 
 
 PRESETS: dict[str, Preset] = {
@@ -92,6 +96,8 @@ ALIGNGUARD_ALIGN_BATCH = 2  # alignguard: a small anchor micro-batch on every st
 ALIGNGUARD_KL_CONTEXTS = 8  # anchored also under the task data's 8 most frequent system prompts
 ALIGNGUARD_KL_TOKENS = 4  # and on the first 4 tokens of each reply, where refusal is decided
 # (16 before: 4 kept as much refusal or more at a smaller task cost; docs/method.md)
+ANCHOR_LR = 2e-3  # the learning rate the default's anchor weights were chosen at; above it they
+# shrink as ANCHOR_LR / lr (at lr x2 the full weights over-refused on SmolLM2; docs/method.md)
 ALIGNGUARD_KL_REFUSAL_TOKENS = 256  # but refusals through their end, their tails averaged apart
 # (K = 4 alone let refusals run on as the taught persona on identity-shift; docs/method.md)
 _KL_DEFAULTS = {"lam_kl": KL_LAMBDA, "align_batch": ALIGNGUARD_ALIGN_BATCH,
@@ -99,7 +105,7 @@ _KL_DEFAULTS = {"lam_kl": KL_LAMBDA, "align_batch": ALIGNGUARD_ALIGN_BATCH,
                 "kl_refusal_tokens": ALIGNGUARD_KL_REFUSAL_TOKENS, "kl_split_tail": True}
 PRESETS["alignguard"] = Preset(
     ("penalties", "kl_anchor", "refusal_direction"), dict(_ZERO),
-    {**_KL_DEFAULTS, "lam_rdir": KL_LAMBDA},
+    {**_KL_DEFAULTS, "lam_rdir": KL_LAMBDA}, lr_scaled=("lam_kl", "lam_rdir"),
     summary="AlignGuard's default method (ours): a context-matched KL behaviour anchor on the "
             "openings of alignment replies and on whole refusals, 2 rows on every step (also "
             "under the task data's system prompts), plus the refusal-direction anchor on 2 task "
@@ -198,11 +204,22 @@ def _refusal_direction(cfg: TrainConfig, reg: RegularizerConfig) -> Component | 
 COMPONENTS["refusal_direction"] = _refusal_direction
 
 
-def resolve_reg(method: str, reg: RegularizerConfig) -> RegularizerConfig:
-    """``reg`` with preset ``method``'s overrides and defaults applied."""
+def resolve_reg(method: str, reg: RegularizerConfig, lr: float | None = None) -> RegularizerConfig:
+    """``reg`` with preset ``method``'s overrides and defaults applied.
+
+    A default named in the preset's ``lr_scaled`` and filled here (the user left it at 0) is
+    ``default * min(1, ANCHOR_LR / lr)`` at learning rate ``lr`` (ours): the anchors' pull per
+    step grows with the learning rate, and at twice ``ANCHOR_LR`` the full weights made the
+    default refuse 5-7 more safe prompts in 100 than the aligned model, where half the weights
+    did not (docs/method.md, "Anchor weights that follow the learning rate"). A weight the user
+    sets is used as given.
+    """
     preset = preset_of(method)
     changes = dict(preset.reg)
-    changes.update({k: v for k, v in preset.defaults.items() if _unset(getattr(reg, k))})
+    filled = {k: v for k, v in preset.defaults.items() if _unset(getattr(reg, k))}
+    if lr is not None and lr > ANCHOR_LR:
+        filled.update({k: filled[k] * ANCHOR_LR / lr for k in preset.lr_scaled if k in filled})
+    changes.update(filled)
     return dataclasses.replace(reg, **changes)
 
 
@@ -238,7 +255,7 @@ def build_method(cfg: TrainConfig) -> Method:
     """The :class:`Method` a config asks for: its preset's components (those active at the
     resolved weights), plus alignment replay when the resolved replay fraction is > 0
     (:func:`resolve_replay_fraction`)."""
-    reg = resolve_reg(cfg.method, cfg.reg)
+    reg = resolve_reg(cfg.method, cfg.reg, cfg.lr)
     parts = [COMPONENTS[name](cfg, reg) for name in preset_of(cfg.method).components]
     fraction = resolve_replay_fraction(cfg.method, cfg.replay_fraction)
     if fraction > 0:

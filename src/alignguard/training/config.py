@@ -153,10 +153,10 @@ class TrainConfig:
         return names
 
     def resolved_reg(self) -> RegularizerConfig:
-        """The regularizer config after applying the method preset."""
+        """The regularizer config after applying the method preset (at this run's ``lr``)."""
         from alignguard.methods.registry import resolve_reg
 
-        return resolve_reg(self.method, self.reg)
+        return resolve_reg(self.method, self.reg, self.lr)
 
     def resolved_alignment(self) -> AlignmentSettings:
         """The alignment settings after applying the method preset's overrides."""

@@ -47,7 +47,8 @@ def prepare_method(cfg, model: torch.nn.Module, tokenizer,
 
     ``rows``: the task rows the Trainer will train on (as :class:`~alignguard.data.Example`),
     for the components that read them: the KL anchor's context matching (the task data's system
-    prompts) and the refusal-direction anchor (it holds the task rows' prompts).
+    prompts) and the refusal-direction anchor (it holds the task rows' prompts). Set ``cfg.lr``
+    to the Trainer's learning rate: the default method's anchor weights follow it.
 
     A method whose components ask for extra adapter ranks (``method.extra_rank() > 0``: LoX)
     needs the adapter attached with them: ``trainable_model(cfg, model, method.trains,
