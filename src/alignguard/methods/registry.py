@@ -109,7 +109,7 @@ PRESETS["alignguard"] = Preset(
     summary="AlignGuard's default method (ours): a context-matched KL behaviour anchor on the "
             "openings of alignment replies and on whole refusals, 2 rows on every step (also "
             "under the task data's system prompts), plus the refusal-direction anchor on 2 task "
-            "rows of each micro-batch (since stop 42)")
+            "rows of each micro-batch (since stop 42); both weights x 2e-3/lr above lr 2e-3")
 PRESETS["alignguard-kl"] = Preset(
     ("penalties", "kl_anchor"), dict(_ZERO), dict(_KL_DEFAULTS),
     summary="the default of stops 34-41: alignguard without the refusal-direction anchor")
