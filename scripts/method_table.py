@@ -38,7 +38,8 @@ def label(cell: dict) -> str | None:
         return method
     cfg = cell.get("config") or cell.get("train_config") or {}
     reg = cfg.get("resolved_reg") or {}
-    whole = reg.get("kl_refusal_tokens") == 256 and reg.get("kl_split_tail")
+    whole = reg.get("kl_refusal_tokens") == 256 and reg.get("kl_split_tail") \
+        and (reg.get("kl_every") or 1) == 1  # a lazy anchor (kl_every > 1) is no default's form
     if whole and reg.get("lam_rdir") == 1.0 and reg.get("rdir_source") == "batch" \
             and reg.get("rdir_task") == "one-sided" and not reg.get("rdir_refusals"):
         return "alignguard"

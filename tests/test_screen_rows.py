@@ -254,6 +254,7 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
                             "rdir_refusals": False}}
     before = {"resolved_reg": {"kl_tokens": 4, "kl_refusal_tokens": None, "kl_split_tail": None}}
     stream = {"resolved_reg": {**now["resolved_reg"], "rdir_source": "stream"}}  # not a default: left out
+    lazy = {"resolved_reg": {**now["resolved_reg"], "kl_every": 2}}  # nor is a lazy KL anchor
     cells = [{"scenario": "sc", "method": "lora", "seed": s, "headline": head(0.1, 1.0)} for s in (0, 1)]
     cells += [{"scenario": "sc", "method": "alignguard", "seed": s, "config": now,
                "headline": head(0.9 - 0.08 * s, 0.98, over=0.1 + 0.02 * s)} for s in (0, 1)]
@@ -261,6 +262,7 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
               {"scenario": "sc", "method": "alignguard", "seed": 1, "config": {"resolved_reg": kl},
                "headline": head(0.6, 0.9)},
               {"scenario": "sc", "method": "alignguard", "seed": 1, "config": stream, "headline": head(0.7, 0.9)},
+              {"scenario": "sc", "method": "alignguard", "seed": 0, "config": lazy, "headline": head(0.2, 0.9)},
               {"scenario": "sc", "method": "peer", "seed": 2, "headline": head(0.5, 0.9)}]  # no LoRA at seed 2
     (tmp_path / "a.json").write_text(json.dumps({"cells": cells}))
     rows = {r["method"]: r for r in table.table(table.load([str(tmp_path / "a.json")]))}
