@@ -40,6 +40,7 @@ from collections import Counter
 from dataclasses import replace
 
 import torch
+from torch.profiler import record_function
 
 from alignguard.data import IGNORE_INDEX, Example, encode_example
 from alignguard.methods.alignstream import (
@@ -121,9 +122,11 @@ class KLAnchor(StreamingComponent):
         if (self.calls - 1) % self.every:
             return torch.zeros((), device=self.device), {"kl": self.last}
         batch = self.stream.next(self.device)
-        ref = reference_log_probs(self.model, batch)
+        with record_function("alignguard/kl_anchor/reference"):
+            ref = reference_log_probs(self.model, batch)
         opening = self.reply_tokens if self.split_tail else 0
-        kl = kl_to_reference(self.model, batch, ref, opening=opening)
+        with record_function("alignguard/kl_anchor/forward"):
+            kl = kl_to_reference(self.model, batch, ref, opening=opening)
         self.last = float(kl.detach())
         return self.every * self.lam * kl, {"kl": self.last}
 

@@ -38,6 +38,7 @@ import logging
 from collections.abc import Sequence
 
 import torch
+from torch.profiler import record_function
 
 from alignguard.data import IGNORE_INDEX, Example, collate, pad_id_of
 from alignguard.methods.alignstream import (
@@ -240,7 +241,8 @@ class RefusalDirection(StreamingComponent):
         prompts = {"input_ids": batch["input_ids"][rows, :width],
                    "attention_mask": batch["attention_mask"][rows, :width]
                    * (torch.arange(width, device=pos.device)[None] <= pos[:, None])}
-        p0 = (self._reference_states(prompts) * units).sum(-1)
+        with record_function("alignguard/refusal_direction/reference"):
+            p0 = (self._reference_states(prompts) * units).sum(-1)
         task = self._held((p - p0) / gaps)
         self.last["task"] = float(task.detach())
         return self.lam * task, {"rdir_task": self.last["task"]}

@@ -8,6 +8,11 @@
     last micro-batch also: backward( method penalty )                               (loss hook)
     method gradient hooks, then clip
 
+Each part runs under a ``torch.profiler.record_function`` label (``alignguard/task_forward``,
+``alignguard/task_penalty``, ``alignguard/penalty``, ``alignguard/backward``,
+``alignguard/on_gradients``): free without a profiler, and what ``benchmarks/step_breakdown.py``
+reads.
+
 The task loss is normalised by the token count of the whole global batch, so k micro-batches
 give exactly the gradient of one big batch; row weights ``w_row`` come from the method's data
 hook (1 without one).
@@ -20,6 +25,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from alignguard.alignment.gate import row_losses
 from alignguard.data import IGNORE_INDEX
@@ -67,23 +73,29 @@ def optimizer_step(model, accelerator, method: Method, micro: Sequence[dict],
         last = i == len(micro) - 1
         local = {k: v[rank::world].to(accelerator.device) for k, v in batch.items()}
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
-            nll, hidden = task_forward(model, local, method, scorer)
+            with record_function("alignguard/task_forward"):
+                nll, hidden = task_forward(model, local, method, scorer)
             loss = nll * (world / n_tokens)
             task_total += float(loss.detach()) / world
             if hidden is not None:  # averaged over the micro-batches (and, by DDP, the ranks)
-                extra, seen = method.task_penalty(scorer, local, hidden)
+                with record_function("alignguard/task_penalty"):
+                    extra, seen = method.task_penalty(scorer, local, hidden)
                 per_batch.append(seen)
                 if extra is not None:
                     loss = loss + extra / len(micro)
             if last:
-                penalty, values = method.penalty()
+                with record_function("alignguard/penalty"):
+                    penalty, values = method.penalty()
                 if penalty is not None:
                     loss = loss + penalty
-            accelerator.backward(loss)
+            with record_function("alignguard/backward"):
+                accelerator.backward(loss)
     if world > 1:
         t = torch.tensor([task_total], device=accelerator.device)
         task_total = float(accelerator.reduce(t, reduction="sum"))
-    values = {**values, **_mean_values(per_batch), **method.on_gradients(scorer)}
+    with record_function("alignguard/on_gradients"):
+        surgery = method.on_gradients(scorer)
+    values = {**values, **_mean_values(per_batch), **surgery}
     params = [p for p in model.parameters() if p.requires_grad]
     grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm))
     return task_total, values, grad_norm
