@@ -119,7 +119,12 @@ def test_grid_folder_refuses_other_shared_settings(tmp_path):
     check_grid(CompareConfig(output=str(tmp_path), steps=10))
     moved = CompareConfig(output=str(tmp_path), steps=10)
     moved.train.reg.kl_every = 3
-    with pytest.raises(GridError, match=r"train\.reg\.kl_every"):
+    with pytest.raises(GridError, match=r"train\.reg\.kl_every: recorded 0, now 3\); to resume it "
+                       r"pass the recorded values \(--train\.reg\.kl-every 0\)"):
+        check_grid(moved)
+    moved.train.reg.rdir_source, moved.steps = "stream", 12
+    with pytest.raises(GridError, match=r"\(--steps 10 --train\.reg\.kl-every 0 "
+                                        r"--train\.reg\.rdir-source batch\)"):
         check_grid(moved)
     with pytest.raises(ValueError, match="unknown organism scenarios"):
         CompareConfig(scenarios=["benign-similar"])

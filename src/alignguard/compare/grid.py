@@ -218,14 +218,26 @@ def check_grid(cfg: CompareConfig) -> None:
     defaults = json.loads(json.dumps(CompareConfig(train=TrainConfig()).shared()))
     diff = _changed(before, shared, defaults, "")
     if diff:
-        raise GridError(f"{cfg.output} holds a grid with other shared settings ({diff}); "
-                        "choose a new --output (nothing was changed)")
+        listed = "; ".join(f"{name}: recorded {json.dumps(was)}, now {json.dumps(now)}"
+                           for name, was, now in diff)
+        flags = " ".join(f"{_flag(name)} {was if isinstance(was, str) else json.dumps(was)}"
+                         for name, was, _ in diff)
+        raise GridError(f"{cfg.output} holds a grid with other shared settings ({listed}); to "
+                        f"resume it pass the recorded values ({flags}), or choose a new --output "
+                        "(nothing was changed)")
 
 
-def _changed(old: dict, new: dict, defaults: dict, prefix: str) -> list[str]:
-    """Dotted names of the settings that differ between ``old`` and ``new``; a key missing from
-    ``old`` counts only when ``new`` moves it off its default, and a key of ``old`` that this
-    version no longer has (neither in ``new`` nor among the defaults) does not count."""
+def _flag(name: str) -> str:
+    """The command-line option of a dotted setting: ``train.reg.kl_every`` ->
+    ``--train.reg.kl-every``."""
+    return "--" + ".".join(part.replace("_", "-") for part in name.split("."))
+
+
+def _changed(old: dict, new: dict, defaults: dict, prefix: str) -> list[tuple[str, object, object]]:
+    """``(dotted name, recorded value, new value)`` of the settings that differ between ``old``
+    and ``new``; a key missing from ``old`` (recorded at its default) counts only when ``new``
+    moves it off its default, and a key of ``old`` that this version no longer has (neither in
+    ``new`` nor among the defaults) does not count."""
     out = []
     for key in sorted(set(old) | set(new)):
         name, default = f"{prefix}{key}", defaults.get(key) if isinstance(defaults, dict) else None
@@ -234,12 +246,12 @@ def _changed(old: dict, new: dict, defaults: dict, prefix: str) -> list[str]:
             continue
         if key not in old:
             if new[key] != default:
-                out.append(name)
+                out.append((name, default, new[key]))
         elif isinstance(old[key], dict) and isinstance(new.get(key), dict):
             out += _changed(old[key], new[key], default if isinstance(default, dict) else {},
                             f"{name}.")
         elif old[key] != new.get(key):
-            out.append(name)
+            out.append((name, old[key], new.get(key)))
     return out
 
 
