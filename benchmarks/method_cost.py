@@ -65,25 +65,35 @@ def time_method(method: str, steps: int, scenario: str, out: Path, model: str = 
     return step_time(history[1:] if len(history) > 2 else history)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", default=",".join(DEFAULT_METHODS))
+def add_run_options(ap: argparse.ArgumentParser, methods: str, steps: int) -> None:
+    """The options this script and `step_breakdown.py` share: which methods, model, data, batch."""
+    ap.add_argument("--methods", default=methods)
     ap.add_argument("--model", default="organism", help="organism, or a real model such as "
                     "smollm2-aligned (the testbed's scenarios; needs --alignment-data)")
     ap.add_argument("--alignment-data", default=None, help="alignment JSONL (real models)")
     ap.add_argument("--scenario", default=None, help="default: benign (organism), "
                     "benign-similar (testbed)")
     ap.add_argument("--batch-size", type=int, default=None, help="default: 16 (organism), 8")
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--rounds", type=int, default=2)
-    args = ap.parse_args()
+    ap.add_argument("--steps", type=int, default=steps)
+
+
+def run_options(ap: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, int]:
+    """``(scenario, batch size)`` with the model's defaults; one thread for the timing."""
     torch.set_num_threads(1)
     organism = args.model.startswith("organism")
     if not organism and not args.alignment_data:
         ap.error("a real model needs --alignment-data (prompt/response JSONL)")
     scenario = args.scenario or ("benign" if organism else "benign-similar")
-    kw = {"model": args.model, "alignment_data": args.alignment_data,
-          "batch_size": args.batch_size or (16 if organism else 8)}
+    return scenario, args.batch_size or (16 if organism else 8)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_options(ap, ",".join(DEFAULT_METHODS), steps=40)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    scenario, batch = run_options(ap, args)
+    kw = {"model": args.model, "alignment_data": args.alignment_data, "batch_size": batch}
     methods = [m for m in args.methods.split(",") if m != "lora"]
     ratios: dict[str, list[float]] = {m: [] for m in methods}
     seconds: dict[str, list[float]] = {m: [] for m in ["lora", *methods]}

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import torch
-from method_cost import parse_variant  # the same ``preset[field=value;...]`` syntax
+from method_cost import add_run_options, parse_variant, run_options
 from torch.profiler import ProfilerActivity, profile, schedule
 
 from alignguard.training.config import AlignmentSettings, TrainConfig
@@ -95,19 +95,9 @@ def shares(method: dict[str, float], lora: dict[str, float]) -> dict[str, float]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--methods", default="alignguard")
-    ap.add_argument("--model", default="organism")
-    ap.add_argument("--alignment-data", default=None, help="alignment JSONL (real models)")
-    ap.add_argument("--scenario", default=None, help="default: benign (organism), benign-similar")
-    ap.add_argument("--batch-size", type=int, default=None, help="default: 16 (organism), 8")
-    ap.add_argument("--steps", type=int, default=12)
+    add_run_options(ap, "alignguard", steps=12)
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    organism = args.model.startswith("organism")
-    if not organism and not args.alignment_data:
-        ap.error("a real model needs --alignment-data (prompt/response JSONL)")
-    scenario = args.scenario or ("benign" if organism else "benign-similar")
-    batch = args.batch_size or (16 if organism else 8)
+    scenario, batch = run_options(ap, args)
     report: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for m in ["lora", *[m for m in args.methods.split(",") if m != "lora"]]:
