@@ -28,7 +28,7 @@ from pathlib import Path
 SOURCES = [f"docs/results/screen-smollm2-{name}.json" for name in (
     "split-tail", "default", "control", "methods", "peers", "agl", "agl-paper-control", "agl-stop35",
     "agl-stop36", "peers-stop41", "default-stop42", "refusal-direction-stop41", "peers-stop43", "peers-stop44", "peers-stop45",
-    "peers-stop46")]
+    "peers-stop46", "peers-stop47")]
 ORDER = ("identity-shift", "benign-similar", "poisoned", "control")
 
 
