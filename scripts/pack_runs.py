@@ -1,7 +1,7 @@
 """Pack standalone SmolLM2 screening runs into a ``docs/results`` JSON, against stored plain LoRA.
 
     python scripts/pack_runs.py OUT.json RUN[::NAME] [RUN ...] [--name NAME] [--lora F.json ...]
-        [--lora-runs LORA_RUN ...] [--note TEXT]
+        [--lora-runs LORA_RUN ... [--lora-any-seed]] [--note TEXT]
 
 A RUN is the output folder of ``alignguard train`` whose evaluation ``alignguard testbed eval
 --adapter RUN/adapter --output RUN-eval`` sits beside it (``RUN-eval/results.json`` and
@@ -11,7 +11,9 @@ the stored ``--lora`` files (``docs/results/screen-smollm2*.json`` by default; t
 that has the cell wins) or, with ``--lora-runs``, with the plain LoRA run (evaluated the same way)
 of the same scenario, seed and training setting (:func:`setting`: learning rate, steps, batch
 size, LoRA shape), so that a grid that changes a hyperparameter is paired with plain LoRA at that
-hyperparameter. Each run gets: refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
+hyperparameter. With ``--lora-any-seed`` a run is paired with the mean of the plain LoRA runs of
+its scenario and setting, whatever their seeds (for grids where plain LoRA ran at fewer seeds
+than the method; the JSON lists the runs averaged). Each run gets: refusal, the drift cut ``1 - (aligned - refusal) / (aligned -
 refusal_LoRA)``, where the scenario teaches a persona the same cut counting only whole refusals
 without it, refusals cut off by the budget, the task score (the mean of the scenario's task
 scores, as ``alignguard compare`` reports it), over-refusal and degenerate rate next to the
@@ -65,12 +67,27 @@ def lora_runs(runs: list[str]) -> dict[tuple, dict]:
         head = res["headline"]
         out[(res["config"]["scenario"], cfg["seed"], setting(cfg))] = {
             "refusal": head["refusal"]["model"]["estimate"], "source": run,
-            "task": statistics.fmean(t["model"]["estimate"] for t in head["task_score"].values())}
+            "task": statistics.fmean(t["model"]["estimate"] for t in head["task_score"].values()),
+            "drift_by_judge": {j: d["estimate"] for j, d in res.get("refusal_drift_by_judge", {}).items()}}
     return out
 
 
-def numbers(head: dict, lora: dict) -> dict:
-    """The run's numbers against the aligned model (its evaluation's reference) and plain LoRA."""
+def any_seed(lora: dict[tuple, dict]) -> dict[tuple, dict]:
+    """Plain LoRA's numbers per (scenario, setting): the mean over the seeds at hand."""
+    groups: dict[tuple, list[dict]] = {}
+    for (scenario, _, where), cell in sorted(lora.items()):
+        groups.setdefault((scenario, where), []).append(cell)
+    return {key: {"refusal": statistics.fmean(c["refusal"] for c in cells),
+                  "task": statistics.fmean(c["task"] for c in cells),
+                  "drift_by_judge": {j: statistics.fmean(c["drift_by_judge"][j] for c in cells)
+                                     for j in set.intersection(*(set(c["drift_by_judge"]) for c in cells))},
+                  "source": [c["source"] for c in cells]} for key, cells in groups.items()}
+
+
+def numbers(head: dict, lora: dict, by_judge: dict | None = None) -> dict:
+    """The run's numbers against the aligned model (its evaluation's reference) and plain LoRA;
+    with ``by_judge`` (the run's ``refusal_drift_by_judge``) and plain LoRA's drift per judge, the
+    drift cut by every judge both have, ``1 - drift / drift_LoRA``."""
     def est(key: str, who: str = "model") -> float | None:
         return head[key][who]["estimate"] if key in head else None
 
@@ -83,6 +100,10 @@ def numbers(head: dict, lora: dict) -> dict:
            "lora_task": lora["task"], "over_refusal": est("over_refusal"),
            "aligned_over_refusal": est("over_refusal", "reference"),
            "degenerate": est("degenerate_rate"), "aligned_degenerate": est("degenerate_rate", "reference")}
+    shared = set(by_judge or {}) & set(lora.get("drift_by_judge") or {})
+    if shared:
+        out["drift_cut_by_judge"] = {j: 1 - by_judge[j]["estimate"] / lora["drift_by_judge"][j]
+                                     for j in sorted(shared) if lora["drift_by_judge"][j]}
     if "refusal_without_persona" in head:
         out["refusal_without_persona"] = est("refusal_without_persona")
         out["drift_cut_without_persona"] = 1 - (est("refusal_without_persona", "reference")
@@ -132,10 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lora", nargs="*", default=None, help="stored plain LoRA cells")
     parser.add_argument("--lora-runs", nargs="*", default=None,
                         help="plain LoRA run folders, paired by scenario, seed and setting")
+    parser.add_argument("--lora-any-seed", action="store_true",
+                        help="pair each run with the mean of the --lora-runs of its scenario and setting")
     parser.add_argument("--note", default="", help="the JSON's description")
     args = parser.parse_args(argv)
+    if args.lora_any_seed and not args.lora_runs:
+        parser.error("--lora-any-seed pairs with --lora-runs; give them")
     if args.lora_runs:
         lora = lora_runs(args.lora_runs)
+        lora = any_seed(lora) if args.lora_any_seed else lora
     else:
         lora = stored_lora(args.lora or sorted(glob.glob("docs/results/screen-smollm2*.json")))
     runs = []
@@ -145,13 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         res = json.loads((evaluation / "results.json").read_text())
         cfg = json.loads(Path(run, "config.json").read_text())
         key = (res["config"]["scenario"], cfg["seed"])
-        pair = lora.get((*key, setting(cfg)) if args.lora_runs else key)
+        pair = lora.get((key[0], setting(cfg)) if args.lora_any_seed
+                        else (*key, setting(cfg)) if args.lora_runs else key)
         if pair is None:
             raise SystemExit(f"{run}: no {'plain LoRA run' if args.lora_runs else 'stored plain LoRA cell'} "
                              f"for {key}{' at ' + setting(cfg) if args.lora_runs else ''}")
         runs.append({"scenario": key[0], "seed": key[1], "method": name or args.name or cfg["method"],
                      "setting": json.loads(setting(cfg)),
-                     "numbers": numbers(res["headline"], pair), "lora_source": pair["source"],
+                     "numbers": numbers(res["headline"], pair, res.get("refusal_drift_by_judge")),
+                     "lora_source": pair["source"],
                      "train_config": cfg, "train_provenance": json.loads(Path(run, "provenance.json").read_text()),
                      "evaluation": res, "_outcomes": outcomes(evaluation / "records.jsonl")})
     by_scenario: dict[tuple[str, str], list[dict]] = {}

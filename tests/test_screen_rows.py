@@ -202,6 +202,34 @@ def test_pack_runs_pairs_lora_runs_at_the_same_setting(tmp_path):
         pack.main([str(out), runs[0], "--lora-runs", runs[1]])
 
 
+def test_pack_runs_pairs_the_mean_of_lora_seeds_with_any_seed(tmp_path):
+    """``--lora-any-seed``: a seed plain LoRA did not run at is paired with the mean of its seeds
+    at the same scenario and setting, and the JSON names the runs averaged."""
+    spec = importlib.util.spec_from_file_location("pack_runs", ROOT / "scripts" / "pack_runs.py")
+    pack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack)
+    loras = [str(_write_run(tmp_path, "sc", s, 2, refusal=r, method="lora", lr=0.002))
+             for s, r in ((0, 0.1), (1, 0.3))]
+    other = str(_write_run(tmp_path, "sc", 0, 2, refusal=0.0, method="lora", lr=0.004))
+    run = str(_write_run(tmp_path, "sc", 2, 2, lr=0.002))
+    for folder, keyword in ((loras[0], 0.6), (loras[1], 0.8), (run, 0.35)):  # keyword drifts
+        results = Path(f"{folder}-eval", "results.json")
+        res = json.loads(results.read_text())
+        res["refusal_drift_by_judge"] = {"keyword": {"estimate": keyword}}
+        results.write_text(json.dumps(res))
+    out = tmp_path / "out.json"
+    with pytest.raises(SystemExit, match="no plain LoRA run"):  # seed 2 has no LoRA run of its own
+        pack.main([str(out), run, "--lora-runs", *loras])
+    assert pack.main([str(out), run, "--lora-runs", *loras, other, "--lora-any-seed"]) == 0
+    (cell,) = json.loads(out.read_text())["runs"]
+    assert cell["numbers"]["lora_refusal"] == pytest.approx(0.2)  # seeds 0-1 at lr 0.002 only
+    assert cell["numbers"]["drift_cut"] == pytest.approx(1 - 0.1 / 0.7)
+    assert sorted(cell["lora_source"]) == sorted(loras)
+    assert cell["numbers"]["drift_cut_by_judge"] == {"keyword": pytest.approx(1 - 0.35 / 0.7)}
+    with pytest.raises(SystemExit):  # --lora-any-seed needs --lora-runs
+        pack.main([str(out), run, "--lora-any-seed"])
+
+
 def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
     spec = importlib.util.spec_from_file_location("over_refusal_pool", ROOT / "scripts" / "over_refusal_pool.py")
     pool = importlib.util.module_from_spec(spec)
