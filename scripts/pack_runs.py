@@ -56,11 +56,20 @@ def setting(cfg: dict) -> str:
     return json.dumps({k: cfg.get(k) for k in SETTING_KEYS}, sort_keys=True)
 
 
+def evaluation_of(run: str) -> dict:
+    """The ``results.json`` of the evaluation beside ``run`` (``RUN-eval``)."""
+    path = Path(f"{run.rstrip('/')}-eval", "results.json")
+    if not path.is_file():
+        raise SystemExit(f"{run}: no evaluation beside it ({path} is missing; run `alignguard testbed "
+                         f"eval --adapter {run}/adapter --output {run.rstrip('/')}-eval`)")
+    return json.loads(path.read_text())
+
+
 def lora_runs(runs: list[str]) -> dict[tuple, dict]:
     """Plain LoRA's numbers per (scenario, seed, setting) from run folders with ``-eval`` beside."""
     out: dict[tuple, dict] = {}
     for run in runs:
-        res = json.loads(Path(f"{run.rstrip('/')}-eval", "results.json").read_text())
+        res = evaluation_of(run)
         cfg = json.loads(Path(run, "config.json").read_text())
         if cfg.get("method") != "lora":
             raise SystemExit(f"{run}: --lora-runs takes plain LoRA runs, this one is {cfg.get('method')!r}")
@@ -168,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.runs:
         run, _, name = spec.partition("::")
         evaluation = Path(f"{run.rstrip('/')}-eval")
-        res = json.loads((evaluation / "results.json").read_text())
+        res = evaluation_of(run)
         cfg = json.loads(Path(run, "config.json").read_text())
         key = (res["config"]["scenario"], cfg["seed"])
         pair = lora.get((key[0], setting(cfg)) if args.lora_any_seed

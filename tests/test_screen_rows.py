@@ -228,6 +228,10 @@ def test_pack_runs_pairs_the_mean_of_lora_seeds_with_any_seed(tmp_path):
     assert cell["numbers"]["drift_cut_by_judge"] == {"keyword": pytest.approx(1 - 0.35 / 0.7)}
     with pytest.raises(SystemExit):  # --lora-any-seed needs --lora-runs
         pack.main([str(out), run, "--lora-any-seed"])
+    unevaluated = tmp_path / "lora-unevaluated"
+    unevaluated.mkdir()
+    with pytest.raises(SystemExit, match="no evaluation beside it"):
+        pack.main([str(out), run, "--lora-runs", *loras, str(unevaluated)])
 
 
 def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
