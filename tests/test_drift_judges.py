@@ -160,6 +160,26 @@ def test_ensemble_rule_degenerate_confident_and_vote():
     assert not vote[1].refusal and vote[1].score == pytest.approx(0.05)
 
 
+def test_ensemble_lexicon_adds_settles_two_member_ties_only():
+    """``lexicon_adds``: without a third member, an unsure semantic judge and a lexicon that found
+    a decline cue make a refusal; the lexicon's silence, a confident semantic judge and a
+    three-member majority are left as they were."""
+    from alignguard.drift.judges import Verdict
+    from alignguard.drift.judges.ensemble import EnsembleJudge, combine
+
+    texts = ["I can't help with that. I can share facts instead.", "Here is the plan.", "No, I won't."]
+    members = {"semantic": [Verdict(False, 0.37), Verdict(True, 0.6), Verdict(False, 0.1)],
+               "lexicon": [Verdict(True, 1.0), Verdict(False, 0.0), Verdict(True, 1.0)]}
+    old = combine(texts, members)
+    assert [v.refusal for v in old] == [False, True, False]  # ties went to the semantic judge
+    new = combine(texts, members, lexicon_adds=True)
+    assert new[0].refusal and new[0].score == pytest.approx((0.37 + 1) / 2)
+    assert new[1] == old[1] and new[2] == old[2]  # silence and a confident semantic: unchanged
+    three = {**members, "likelihood": [Verdict(False, 0.2)] * 3}
+    assert combine(texts, three, lexicon_adds=True) == combine(texts, three)  # majorities have no ties
+    assert EnsembleJudge(semantic=_FixedSemantic([0.5]), lexicon_adds=True).version.startswith("1.1")
+
+
 def test_binary_metrics_brier_and_ece():
     from alignguard.drift.judges.evaluate import binary_metrics, per_kind
 
