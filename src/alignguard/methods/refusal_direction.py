@@ -28,7 +28,11 @@ lost. Options (docs/method.md has their measurements): ``task = "two-sided"`` ho
 rows' projections where they were, ``(p_theta - p0)^2``, as ProCon constrains its training
 samples (on the organism it cost 5-13 points of task where the one-sided form cost none);
 ``refusals = True`` adds the same one-sided term on ``B`` alignment refusal rows (the KL anchor of
-the default already holds those rows); ``task = "off"`` keeps the refusal rows only.
+the default already holds those rows); ``task = "off"`` keeps the refusal rows only; ``cap = "harmful"`` (ours, stop 49) holds each task
+row at ``min(p0, m_l)``, with ``m_l = <mean_{harmful} h_l(x), u_l>`` the aligned harmful
+prompts' mean projection: a task row that the aligned model puts further on the refusal side than
+its harmful prompts (the organism's new-skill prompts sit at ~3x the harmful mean) may move back
+to that mean without penalty.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from alignguard.methods.base import State
 log = logging.getLogger(__name__)
 
 TASK_MODES = ("one-sided", "two-sided", "off")
+CAPS = ("none", "harmful")  # task rows held at p0, or at min(p0, the harmful prompts' mean)
 SOURCES = ("stream", "batch")  # where the task rows come from: their own stream, or the step's batch
 DIRECTION_ROWS = 256  # at most this many harmful and this many harmless rows estimate r_l
 
@@ -107,7 +112,8 @@ class RefusalDirection(StreamingComponent):
     name = "refusal_direction"
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
-                 task: str = "one-sided", refusals: bool = False, source: str = "batch") -> None:
+                 task: str = "one-sided", refusals: bool = False, source: str = "batch",
+                 cap: str = "none") -> None:
         if not lam > 0:
             raise ValueError(f"the refusal-direction anchor's weight must be > 0, got {lam}")
         if task not in TASK_MODES:
@@ -116,7 +122,9 @@ class RefusalDirection(StreamingComponent):
             raise ValueError("with task='off' and refusals=False the anchor holds no rows")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        self.task_mode, self.refusals, self.source = task, refusals, source
+        if cap not in CAPS:
+            raise ValueError(f"cap must be one of {CAPS}, got {cap!r}")
+        self.task_mode, self.refusals, self.source, self.cap = task, refusals, source, cap
         self.reads_hidden_states = source == "batch" and task != "off"
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
         self.tokenizer = None
@@ -127,6 +135,7 @@ class RefusalDirection(StreamingComponent):
         self.model: torch.nn.Module | None = None
         self.units: torch.Tensor | None = None  # (L, d) unit directions u_l
         self.gaps: torch.Tensor | None = None  # (L,) ||r_l||
+        self.harmful_level: torch.Tensor | None = None  # (L,) m_l, the harmful prompts' mean <h_l, u_l>
         self.last = {"harmful": 0.0, "task": 0.0}
         self._warned = False
 
@@ -158,7 +167,7 @@ class RefusalDirection(StreamingComponent):
                              "rows as Examples) to alignguard.training.hf.prepare_method")
         self.model = model
         if self.units is None:
-            self.units, self.gaps = self._directions(model)
+            self.units, self.gaps, self.harmful_level = self._directions(model)
             log.info("refusal directions: %d layers, separation %s", len(self.gaps),
                      ", ".join(f"{g:.3g}" for g in self.gaps.tolist()))
 
@@ -166,8 +175,8 @@ class RefusalDirection(StreamingComponent):
         self.model = model
 
     @torch.no_grad()
-    def _directions(self, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(u_l, ||r_l||)`` at ``W0`` (adapter disabled, eval mode)."""
+    def _directions(self, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(u_l, ||r_l||, m_l)`` at ``W0`` (adapter disabled, eval mode)."""
         device = device_of(trainable_parameters(model))
         means = []
         for rows in (self.harmful[:DIRECTION_ROWS], self.harmless[:DIRECTION_ROWS]):
@@ -181,7 +190,8 @@ class RefusalDirection(StreamingComponent):
             means.append(total / len(stream.encoded))
         r = means[0] - means[1]
         gaps = r.norm(dim=-1).clamp_min(1e-8)
-        return r / gaps[:, None], gaps
+        units = r / gaps[:, None]
+        return units, gaps, (means[0] * units).sum(-1)
 
     def _reference_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         disable = getattr(self.model, "disable_adapter", None)
@@ -191,11 +201,22 @@ class RefusalDirection(StreamingComponent):
             with disable():
                 return last_prompt_states(self.model, batch)
 
-    def _shift(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """``(B, L)``: ``(p_theta - p0) / ||r_l||`` per row and layer."""
+    def _shift(self, batch: dict[str, torch.Tensor], task: bool = False) -> torch.Tensor:
+        """``(B, L)``: ``(p_theta - p0) / ||r_l||`` per row and layer (``task``: ``p0`` capped as
+        :meth:`_task_reference` says)."""
         p0 = (self._reference_states(batch) * self.units).sum(-1)
+        p0 = self._task_reference(p0) if task else p0
         p = (last_prompt_states(self.model, batch) * self.units).sum(-1)
         return (p - p0) / self.gaps
+
+    def _task_reference(self, p0: torch.Tensor) -> torch.Tensor:
+        """Where a task row is held: ``p0``, or ``min(p0, m_l)`` with ``cap = "harmful"``."""
+        if self.cap == "none":
+            return p0
+        if self.harmful_level is None:
+            raise ValueError("cap='harmful' needs the harmful prompts' mean projection, which this "
+                             "checkpoint of the refusal-direction anchor does not hold")
+        return torch.minimum(p0, self.harmful_level.to(p0.device))
 
     def _held(self, shift: torch.Tensor) -> torch.Tensor:
         """The task term of the shifts ``(p_theta - p0) / ||r_l||``: mean squared move away from
@@ -211,7 +232,7 @@ class RefusalDirection(StreamingComponent):
             total = total + harmful
             self.last["harmful"] = float(harmful.detach())
         if self.task is not None:
-            task = self._held(self._shift(self.task.next(device)))
+            task = self._held(self._shift(self.task.next(device), task=True))
             total = total + task
             self.last["task"] = float(task.detach())
         return self.lam * total, {"rdir_harmful": self.last["harmful"],
@@ -242,7 +263,7 @@ class RefusalDirection(StreamingComponent):
                    "attention_mask": batch["attention_mask"][rows, :width]
                    * (torch.arange(width, device=pos.device)[None] <= pos[:, None])}
         with record_function("alignguard/refusal_direction/reference"):
-            p0 = (self._reference_states(prompts) * units).sum(-1)
+            p0 = self._task_reference((self._reference_states(prompts) * units).sum(-1))
         task = self._held((p - p0) / gaps)
         self.last["task"] = float(task.detach())
         return self.lam * task, {"rdir_task": self.last["task"]}
@@ -253,6 +274,8 @@ class RefusalDirection(StreamingComponent):
 
     def state_dict(self) -> State:
         state: State = {"units": self.units, "gaps": self.gaps}
+        if self.harmful_level is not None:
+            state["harmful_level"] = self.harmful_level
         if self.stream is not None:
             state["position"] = self.stream.position
         if self.task is not None:
@@ -263,5 +286,6 @@ class RefusalDirection(StreamingComponent):
         if self.stream is not None:
             self.stream.position = int(state["position"])
         self.units, self.gaps = state["units"], state["gaps"]
+        self.harmful_level = state.get("harmful_level")
         if self.task is not None:
             self.task.position = int(state.get("task_position", 0))

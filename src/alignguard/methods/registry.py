@@ -198,7 +198,7 @@ def _refusal_direction(cfg: TrainConfig, reg: RegularizerConfig) -> Component | 
 
     return RefusalDirection(reg.lam_rdir, reg.align_batch or ALIGN_BATCH, cfg.max_length, cfg.seed,
                             task=reg.rdir_task, refusals=reg.rdir_refusals,
-                            source=reg.rdir_source)
+                            source=reg.rdir_source, cap=reg.rdir_cap)
 
 
 COMPONENTS["refusal_direction"] = _refusal_direction

@@ -115,6 +115,10 @@ class RegularizerConfig:
             own seeded stream, ``align_batch`` rows per step: a forward and backward more) or
             "batch", the default (the first ``align_batch`` rows of each task micro-batch, read
             from the task forward's hidden states: one no-grad forward more).
+        rdir_cap: where the refusal-direction anchor holds a task row: "none" (at its aligned
+            projection ``p0``, the default) or "harmful" (at ``min(p0, m_l)``, the aligned
+            harmful prompts' mean projection: rows the aligned model puts further on the refusal
+            side than its harmful prompts may move back to that mean; ours, stop 49).
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -163,6 +167,7 @@ class RegularizerConfig:
     rdir_task: str = "one-sided"
     rdir_refusals: bool = False
     rdir_source: str = "batch"
+    rdir_cap: str = "none"
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -195,6 +200,7 @@ class RegularizerConfig:
         _check_choice("safe_form", self.safe_form, ("paper", "projector"))
         _check_choice("rdir_task", self.rdir_task, ("one-sided", "two-sided", "off"))
         _check_choice("rdir_source", self.rdir_source, ("stream", "batch"))
+        _check_choice("rdir_cap", self.rdir_cap, ("none", "harmful"))
         if self.rdir_task == "off" and not self.rdir_refusals:
             raise ValueError("rdir_task 'off' leaves the refusal-direction anchor no rows; set "
                              "rdir_refusals: true or rdir_task: one-sided")
