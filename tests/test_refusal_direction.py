@@ -113,9 +113,41 @@ def test_by_default_only_task_rows_are_held(peft_model, tiny_tokenizer):
     comp.before_training(peft_model)
     _, values = comp.penalty()
     assert comp.stream is None and values["rdir_harmful"] == 0.0 and values["rdir_task"] >= 0
-    assert set(comp.state_dict()) == {"units", "gaps", "task_position"}
+    assert set(comp.state_dict()) == {"units", "gaps", "harmful_level", "task_position"}
     with pytest.raises(ValueError, match="no rows"):
         RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0, task="off")
+
+
+def _task_projections(comp, model, rows) -> torch.Tensor:
+    """``(B, L)`` projections ``<h_l, u_l>`` of ``rows``' last prompt token under ``model``."""
+    batch = collate(rows, pad_id_of(comp.tokenizer))
+    last = batch["attention_mask"].sum(1) - 1
+    with torch.no_grad():
+        hs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                   output_hidden_states=True).hidden_states[1:]
+    return torch.stack([(h[torch.arange(len(rows)), last] * u).sum(-1)
+                        for h, u in zip(hs, comp.units, strict=True)], dim=1)
+
+
+def test_cap_holds_task_rows_at_most_at_the_harmful_mean(peft_model, tiny_tokenizer):
+    comp = RefusalDirection(2.0, batch_size=3, max_length=MAX_LEN, seed=0, source="stream",
+                            cap="harmful")
+    comp.prepare(_artifacts(tiny_tokenizer))
+    comp.examples(list(TASK), seed=0)
+    comp.before_training(peft_model)
+    aligned = _aligned_copy(peft_model)
+    level = (_states(aligned, tiny_tokenizer, ROWS[:6]).mean(0) * comp.units).sum(-1)
+    torch.testing.assert_close(comp.harmful_level, level, atol=1e-4, rtol=1e-4)
+    rows = [comp.task._row(i) for i in range(3)]
+    p0, p = _task_projections(comp, aligned, rows), _task_projections(comp, peft_model, rows)
+    comp.harmful_level = p0.min(0).values - 0.05  # every row beyond the "harmful mean": capped
+    expected = torch.clamp(comp.harmful_level - p, min=0) / comp.gaps
+    uncapped = torch.clamp(p0 - p, min=0) / comp.gaps
+    _, values = comp.penalty()
+    assert values["rdir_task"] == pytest.approx(float(expected.pow(2).mean()), rel=1e-4, abs=1e-8)
+    assert float(uncapped.pow(2).mean()) > float(expected.pow(2).mean())  # the cap released rows
+    with pytest.raises(ValueError, match="cap must be one of"):
+        RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0, cap="harmless")
 
 
 def test_alignment_rows_of_one_kind_are_refused(tiny_tokenizer):
