@@ -2,7 +2,8 @@
 
     python scripts/rdir_positions.py --model smollm2-aligned --alignment-data ALIGN.jsonl \
         --data testbed:benign-similar --data testbed:identity-shift [--limit 300]
-    python scripts/rdir_positions.py --model organism --alignment-data organism --data organism:benign
+    python scripts/rdir_positions.py --model organism --alignment-data organism \
+        --data organism:benign --grep word    # the new skill's rows ("how many words ...")
 
 For each ``--data`` set, prints ``z = (p - m_harmless) / (m_harmful - m_harmless)`` per layer,
 with ``p = <h_l(x), u_l>`` at the last prompt token and ``m`` the aligned model's mean over its
@@ -49,6 +50,8 @@ def main() -> None:
     ap.add_argument("--alignment-data", required=True, help='a JSONL file, or "organism"')
     ap.add_argument("--data", action="append", required=True, help="a --data spec (repeatable)")
     ap.add_argument("--limit", type=int, default=300, help="rows per set")
+    ap.add_argument("--grep", default=None,
+                    help="keep only the rows whose prompt contains this text (case-insensitive)")
     args = ap.parse_args()
     loaded = load_model(args.model)
     model, tokenizer = loaded[0], loaded[1]
@@ -60,7 +63,8 @@ def main() -> None:
     harmful = projections(model, tokenizer, units, anchor.harmful[:256]).mean(0)
     harmless = projections(model, tokenizer, units, anchor.harmless[:256]).mean(0)
     for spec in args.data:
-        rows = _examples(spec)[: args.limit]
+        rows = [e for e in _examples(spec)
+                if args.grep is None or args.grep.lower() in e.prompt.lower()][: args.limit]
         z = (projections(model, tokenizer, units, rows) - harmless) / (harmful - harmless)
         print(json.dumps({"data": spec, "rows": len(rows),
                           "mean_z_per_layer": [round(float(v), 2) for v in z.mean(0)],

@@ -28,11 +28,12 @@ lost. Options (docs/method.md has their measurements): ``task = "two-sided"`` ho
 rows' projections where they were, ``(p_theta - p0)^2``, as ProCon constrains its training
 samples (on the organism it cost 5-13 points of task where the one-sided form cost none);
 ``refusals = True`` adds the same one-sided term on ``B`` alignment refusal rows (the KL anchor of
-the default already holds those rows); ``task = "off"`` keeps the refusal rows only; ``cap = "harmful"`` (ours, stop 49) holds each task
-row at ``min(p0, m_l)``, with ``m_l = <mean_{harmful} h_l(x), u_l>`` the aligned harmful
-prompts' mean projection: a task row that the aligned model puts further on the refusal side than
-its harmful prompts (the organism's new-skill prompts sit at ~3x the harmful mean) may move back
-to that mean without penalty.
+the default already holds those rows); ``task = "off"`` keeps the refusal rows only;
+``cap = "harmful"`` (ours, stop 49; not adopted) holds each task row at ``min(p0, m_l)``, with
+``m_l = <mean_{harmful} h_l(x), u_l>`` the aligned harmful prompts' mean projection: a task row
+that the aligned model puts further on the refusal side than its harmful prompts (the organism's
+new-skill prompts, up to 2.3 harmful/harmless separations beyond that mean in its first layers)
+may move back to that mean without penalty.
 """
 
 from __future__ import annotations
