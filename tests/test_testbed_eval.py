@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,33 @@ def test_refusals_cut_off_by_the_budget_are_counted():
     assert out["model"]["estimate"] == pytest.approx(1 / 3)
     assert out["reference"]["estimate"] == 0.0
     assert out["change"]["estimate"] == pytest.approx(1 / 3)
+
+
+def test_a_reference_stored_by_a_run_beside_this_one_is_not_generated_again(tmp_path, tiny_tokenizer,
+                                                                            monkeypatch):
+    """Two evaluations that start together both miss the cache; the one that reaches the
+    reference second finds the first one's entry under the lock and does not generate it."""
+    import alignguard.drift.generation as gen
+    import alignguard.testbed.refcache as refcache
+
+    model = make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=0)
+    reference = make_tiny_model("llama", vocab_size=len(tiny_tokenizer), seed=1)
+    judge = TableJudge({id(model): set(), id(reference): set()})
+    cache = str(tmp_path / "cache")
+    first = run_eval(_cfg(tmp_path, output=str(tmp_path / "a"), reference_cache=cache), model=model,
+                     tokenizer=tiny_tokenizer, judges=[judge], suite=_suite(), reference_model=reference,
+                     reference_tokenizer=tiny_tokenizer)
+    assert not first["reference_cached"] and list(Path(cache).glob("reference-*.lock"))
+    calls: list[str] = []
+    real_generate, real_load = gen.generate_responses, refcache.load_cached
+    looks: list[int] = []  # the first look, at the start, misses (the other run had not stored it yet)
+    monkeypatch.setattr(gen, "generate_responses", lambda m, t, p, *a, desc="", **kw: (
+        calls.append(desc), real_generate(m, t, p, *a, desc=desc, **kw))[1])
+    monkeypatch.setattr(refcache, "load_cached",
+                        lambda f, k: real_load(f, k) if looks.append(1) or len(looks) > 1 else None)
+    second = run_eval(_cfg(tmp_path, output=str(tmp_path / "b"), reference_cache=cache), model=model,
+                      tokenizer=tiny_tokenizer, judges=[judge], suite=_suite(), reference_model=reference,
+                      reference_tokenizer=tiny_tokenizer)
+    assert len(looks) == 2 and second["reference_cached"]
+    assert calls and not any(d.startswith("reference") for d in calls)
+    assert second["headline"]["refusal"] == first["headline"]["refusal"]

@@ -207,7 +207,7 @@ def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=Non
     from alignguard.drift.runner import load_eval_model
     from alignguard.drift.suites import load_suite
     from alignguard.models import resolve_model_path
-    from alignguard.testbed.refcache import cache_key, load_cached, store
+    from alignguard.testbed.refcache import cache_key, load_cached, reserved, store
     from alignguard.testbed.results import build_results, write_outputs
 
     cfg.check_paths()
@@ -221,18 +221,21 @@ def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=Non
     for name, needed in ((cfg.model, model is None), (cfg.reference, ref_needed)):
         if needed:
             resolve_model_path(name)  # a one-line error before anything loads
-    t0 = time.perf_counter()
+    t0, results_cached = time.perf_counter(), None
     if model is None:
         model, tokenizer = load_eval_model(cfg.model, cfg.adapter, cfg.dtype, cfg.device)
     log.info("testbed eval: %s on %s, %d DriftCheck prompts, tasks %s", cfg.model, cfg.scenario,
              len(records), {t: len(v) for t, v in tasks.items()})
     evals = {"model": evaluate_one(model, tokenizer, records, tasks, judges, cfg, system, "model")}
     if reference is None:
-        reference = evals["model"] if reference_is_model else compute_reference(
-            cfg, model, tokenizer, records, tasks, judges, system, reference_model, reference_tokenizer)
-        store(cfg.reference_cache, key, reference)
-        results_cached = False
-    else:
+        with reserved(cfg.reference_cache, key):
+            reference = load_cached(cfg.reference_cache, key)  # stored meanwhile by a run beside this one
+            if reference is None:
+                reference = evals["model"] if reference_is_model else compute_reference(
+                    cfg, model, tokenizer, records, tasks, judges, system, reference_model, reference_tokenizer)
+                store(cfg.reference_cache, key, reference)
+                results_cached = False
+    if results_cached is None:
         log.info("reference %s: cached generations and verdicts reused (%s)", cfg.reference, cfg.reference_cache)
         results_cached = True
     evals["reference"] = reference

@@ -10,8 +10,10 @@ and the judges (names and versions).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,19 @@ def cache_key(cfg, records, tasks: dict[str, tuple], judges, system: str | None)
 def _path(folder: str | Path, key: dict[str, Any]) -> Path:
     digest = sha256_bytes(json.dumps(key, sort_keys=True).encode("utf-8"))
     return Path(folder) / f"reference-{digest[:20]}.json"
+
+
+@contextlib.contextmanager
+def reserved(folder: str | Path, key: dict[str, Any]) -> Iterator[None]:
+    """Hold the lock of the entry under ``key`` (``filelock``, beside the entry), so that two
+    evaluations of one prompt set that start together generate the reference once: the second
+    waits, then finds the first one's entry (``load_cached`` again inside the lock)."""
+    from filelock import FileLock
+
+    path = _path(folder, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path.with_suffix(".lock"))):
+        yield
 
 
 def store(folder: str | Path, key: dict[str, Any], result: dict[str, Any]) -> Path:
