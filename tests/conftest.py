@@ -80,6 +80,17 @@ def tiny_llama(tiny_tokenizer):
     return make_tiny_model("llama", vocab_size=len(tiny_tokenizer))
 
 
+def load_script(name: str):
+    """``scripts/NAME.py`` of this repository, imported as a module (the scripts are not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_jsonl(path: Path, rows) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

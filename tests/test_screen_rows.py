@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def screen_rows():
-    spec = importlib.util.spec_from_file_location("screen_rows", ROOT / "scripts" / "screen_rows.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("screen_rows")
 
 
 def _write_cell(grid: Path, method: str, seed: int | None, refuse_unsafe: int, refuse_safe: int,
@@ -111,9 +107,7 @@ def test_rows_show_the_refusals_cut_off_by_the_budget_when_recorded(screen_rows)
 def test_cut_off_refusals_script_counts_unsafe_refusals_that_did_not_end(tmp_path):
     """``scripts/cut_off_refusals.py``: the recorded ``ended`` flag decides where present; older
     records without it are re-counted with the tokenizer (a reply at the budget is cut off)."""
-    spec = importlib.util.spec_from_file_location("cut_off", ROOT / "scripts" / "cut_off_refusals.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("cut_off_refusals")
 
     def reply(text, refused, ended=None):
         return {"response": text, "judges": {"ensemble": refused}, **({} if ended is None else {"ended": ended})}
@@ -160,9 +154,7 @@ def _write_run(root: Path, scenario: str, seed: int, refuse_safe: int, ref_safe:
 
 
 def test_pack_runs_pairs_stored_lora_and_pools_over_refusal(tmp_path):
-    spec = importlib.util.spec_from_file_location("pack_runs", ROOT / "scripts" / "pack_runs.py")
-    pack = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pack)
+    pack = load_script("pack_runs")
     lora = tmp_path / "lora.json"
     lora.write_text(json.dumps({"cells": [{"scenario": "sc", "method": "lora", "seed": s,
                                            "numbers": {"refusal": 0.1, "task": 0.9}} for s in (0, 1)]}))
@@ -186,9 +178,7 @@ def test_pack_runs_pairs_stored_lora_and_pools_over_refusal(tmp_path):
 
 
 def test_pack_runs_pairs_lora_runs_at_the_same_setting(tmp_path):
-    spec = importlib.util.spec_from_file_location("pack_runs", ROOT / "scripts" / "pack_runs.py")
-    pack = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pack)
+    pack = load_script("pack_runs")
     loras = [str(_write_run(tmp_path, "sc", 3, 2, refusal=r, method="lora", lr=lr))
              for lr, r in ((0.002, 0.1), (0.004, 0.5))]
     runs = [str(_write_run(tmp_path, "sc", 3, 2, lr=lr)) for lr in (0.002, 0.004)]
@@ -205,9 +195,7 @@ def test_pack_runs_pairs_lora_runs_at_the_same_setting(tmp_path):
 def test_pack_runs_pairs_the_mean_of_lora_seeds_with_any_seed(tmp_path):
     """``--lora-any-seed``: a seed plain LoRA did not run at is paired with the mean of its seeds
     at the same scenario and setting, and the JSON names the runs averaged."""
-    spec = importlib.util.spec_from_file_location("pack_runs", ROOT / "scripts" / "pack_runs.py")
-    pack = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pack)
+    pack = load_script("pack_runs")
     loras = [str(_write_run(tmp_path, "sc", s, 2, refusal=r, method="lora", lr=0.002))
              for s, r in ((0, 0.1), (1, 0.3))]
     other = str(_write_run(tmp_path, "sc", 0, 2, refusal=0.0, method="lora", lr=0.004))
@@ -235,9 +223,7 @@ def test_pack_runs_pairs_the_mean_of_lora_seeds_with_any_seed(tmp_path):
 
 
 def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
-    spec = importlib.util.spec_from_file_location("over_refusal_pool", ROOT / "scripts" / "over_refusal_pool.py")
-    pool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pool)
+    pool = load_script("over_refusal_pool")
     evals = []
     for seed in (0, 1, 2):
         run = _write_run(tmp_path, "sc", seed, refuse_safe=2 + seed)
@@ -271,9 +257,7 @@ def test_over_refusal_pool_reads_seeds_from_adapters_and_pools(tmp_path):
 
 
 def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
-    spec = importlib.util.spec_from_file_location("method_table", ROOT / "scripts" / "method_table.py")
-    table = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(table)
+    table = load_script("method_table")
 
     def head(refusal: float, task: float, over: float = 0.1) -> dict:
         def est(model, reference):
@@ -316,9 +300,7 @@ def test_method_table_names_default_forms_and_pairs_lora_by_seed(tmp_path):
 
 
 def test_judge_agreement_keeps_one_row_per_reference_and_gates_the_likelihood_judge(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("judge_agreement", ROOT / "scripts" / "judge_agreement.py")
-    agree = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(agree)
+    agree = load_script("judge_agreement")
 
     def block(model: float, reference: float) -> dict:
         return {"agreement": {"model": {"semantic~likelihood": {"agreement": model, "n": 200}},
