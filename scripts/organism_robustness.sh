@@ -4,6 +4,7 @@
 # setting so that every grid stays resumable and seeds can be added later.
 # Usage: scripts/organism_robustness.sh [ROOT]
 #   SEED_LIST=2,3 SETTINGS="lr-x2 lr-x0.5" METHOD=alignguard scripts/organism_robustness.sh runs/robust
+#   JOBS=2: two cells at a time (one thread each unless OMP_NUM_THREADS says otherwise)
 # Settings: default (200 steps, r = 8 on every projection, lr 2e-3), poisoned, r16-attention,
 # lr-x2, lr-x0.5, steps-x2. One cell is 2-4 min on one CPU thread (steps-x2: twice that).
 set -euo pipefail
@@ -27,5 +28,5 @@ for setting in $SETTINGS; do
     esac
     OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$PY" -m alignguard.cli compare \
         --methods "lora,$METHOD" --scenarios "$scenario" --seed-list "$SEED_LIST" \
-        --output "$ROOT/$setting" "${extra[@]}"
+        --output "$ROOT/$setting" --jobs "${JOBS:-1}" "${extra[@]}"
 done
