@@ -161,6 +161,13 @@ def test_compare_cli_reduced_grid_resumes(tmp_path, capsys):
     cell = json.loads((out / "cells" / "benign" / f"{variant}-seed0.json").read_text())
     assert cell["config"]["lr"] == 1e-3 and cell["config"]["method"] == "replay"
     assert variant in json.loads((out / "results.json").read_text())["summary"]["benign"]["methods"]
+    other = tmp_path / "other"  # a new folder reusing this grid's base and plain-LoRA cells
+    assert main([*args[:2], variant, *args[3:-4], "--output", str(other), "--train.log-every", "1",
+                 "--reference-from", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "[1/1] benign/" + variant in printed and "benign/lora" not in printed.split("[1/1]")[1]
+    assert json.loads((other / "cells" / "benign" / "lora-seed0.json").read_text())["imported_from"]
+    assert json.loads((other / "results.json").read_text())["config"]["reference_from"] == str(out)
 
 
 def test_real_model_grid_uses_the_testbed(tmp_path):
@@ -281,3 +288,48 @@ def test_cells_load_and_evaluate_on_the_training_device(tmp_path):
     assert cfg.shared()["eval_batch_size"] == 64
     with pytest.raises(ValueError, match="eval_batch_size"):
         CompareConfig(eval_batch_size=0)
+
+
+def _write_cells(grid, cells):
+    for cell in cells:
+        name = "base" if cell["method"] == "base" else f"{cell['method']}-seed{cell['seed']}"
+        path = grid / "cells" / cell["scenario"] / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cell))
+
+
+def test_reference_from_copies_base_and_lora_cells_only(tmp_path):
+    """``--reference-from``: another grid's base and plain-LoRA cells are copied (origin and hash
+    recorded), its other methods never; cost ratios against them are marked; a grid with other
+    shared settings, a folder that is no grid and the grid itself are refused, copying nothing."""
+    import hashlib
+
+    from alignguard.compare.reference import import_reference
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    check_grid(CompareConfig(output=str(src), steps=10))
+    _write_cells(src, [_cell("base", None, 0.9, 0.5), _cell("lora", 0, 0.1, 0.9, step=1.0),
+                       _cell("lora", 1, 0.2, 0.9, step=1.0), _cell("replay", 0, 0.5, 0.9)])
+    cfg = CompareConfig(output=str(dst), steps=10, methods=["replay"], scenarios=["benign"], seeds=[0, 2])
+    written = import_reference(cfg, src)
+    assert sorted(p.name for p in written) == ["base.json", "lora-seed0.json"]  # no seed 1, no replay
+    lora = json.loads((dst / "cells" / "benign" / "lora-seed0.json").read_text())
+    raw = (src / "cells" / "benign" / "lora-seed0.json").read_bytes()
+    assert lora["imported_from"] == {"grid": str(src.resolve()), "cell": "cells/benign/lora-seed0.json",
+                                     "sha256": hashlib.sha256(raw).hexdigest()}
+    assert not (dst / "cells" / "benign" / "replay-seed0.json").exists()
+    assert import_reference(cfg, src) == []  # present cells are kept, never overwritten
+    own = _cell("replay", 0, 0.6, 0.9, step=1.5)
+    summary = summarize([lora, own])["benign"]["methods"]
+    assert summary["replay"]["cost_ratio_other_run"] and not summary["lora"]["cost_ratio_other_run"]
+    assert summary["replay"]["step_time_ratio"] == pytest.approx(1.5)
+    table = markdown_table(summarize([lora, own]), "benign")
+    assert "1.50x †" in table and "timings of two runs" in table
+    assert "other run" not in markdown_table(summarize([_cell("lora", 0, 0.1, 0.9), own]), "benign")
+    with pytest.raises(GridError, match=r"steps: 10 there, 20 here.*nothing was copied"):
+        import_reference(CompareConfig(output=str(tmp_path / "other"), steps=20), src)
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(FileNotFoundError, match="no grid.json"):
+        import_reference(cfg, tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="the grid itself"):
+        import_reference(CompareConfig(output=str(src), steps=10), src)

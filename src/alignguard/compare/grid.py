@@ -71,6 +71,9 @@ class CompareConfig:
             ``device`` is also where the cells evaluate.
         eval_batch_size: prompts per ``generate`` call in the testbed evaluation (greedy
             replies can differ in the last bits with the batch, so it is a shared setting).
+        reference_from: another grid folder with the same shared settings whose base and
+            plain-LoRA cells this grid copies instead of running them
+            (:mod:`alignguard.compare.reference`).
     """
 
     model: str = "organism"
@@ -84,6 +87,7 @@ class CompareConfig:
     output: str = "runs/compare"
     train: TrainConfig = field(default_factory=TrainConfig)
     eval_batch_size: int = 16
+    reference_from: str | None = None
 
     def __post_init__(self) -> None:
         from alignguard.methods.registry import preset_of
@@ -210,13 +214,10 @@ def check_grid(cfg: CompareConfig) -> None:
     difference: pass the recorded value to resume.
     """
     path = Path(cfg.output) / "grid.json"
-    shared = json.loads(json.dumps(cfg.shared()))
     if not path.is_file():
-        atomic_write_json(path, shared)
+        atomic_write_json(path, json.loads(json.dumps(cfg.shared())))
         return
-    before = json.loads(path.read_text())
-    defaults = json.loads(json.dumps(CompareConfig(train=TrainConfig()).shared()))
-    diff = _changed(before, shared, defaults, "")
+    diff = grid_differences(cfg, json.loads(path.read_text()))
     if diff:
         listed = "; ".join(f"{name}: recorded {json.dumps(was)}, now {json.dumps(now)}"
                            for name, was, now in diff)
@@ -225,6 +226,13 @@ def check_grid(cfg: CompareConfig) -> None:
         raise GridError(f"{cfg.output} holds a grid with other shared settings ({listed}); to "
                         f"resume it pass the recorded values ({flags}), or choose a new --output "
                         "(nothing was changed)")
+
+
+def grid_differences(cfg: CompareConfig, recorded: dict) -> list[tuple[str, object, object]]:
+    """``(dotted name, recorded value, value of cfg)`` of the shared settings in which ``cfg``
+    differs from a grid's ``recorded`` ones (the rules of :func:`check_grid`)."""
+    defaults = json.loads(json.dumps(CompareConfig(train=TrainConfig()).shared()))
+    return _changed(recorded, json.loads(json.dumps(cfg.shared())), defaults, "")
 
 
 def _flag(name: str) -> str:

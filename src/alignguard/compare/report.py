@@ -95,6 +95,14 @@ def _colours(n: int) -> list:
     return [colours[i % len(colours)] for i in range(n)]
 
 
+def _cost(stats: dict, key: str) -> float | str | None:
+    """A cost ratio, marked when it compares timings of two runs (``--reference-from``)."""
+    value = stats[key]
+    if value is None or not stats.get("cost_ratio_other_run"):
+        return value
+    return f"{value:.2f} (another run's LoRA)"
+
+
 def _rows(block: dict) -> list[dict]:
     rows = []
     for method, s in sorted(block["methods"].items(), key=lambda kv: -kv[1]["refusal"]["mean"]):
@@ -105,7 +113,8 @@ def _rows(block: dict) -> list[dict]:
                      "task": f"{s['task']['mean']:.3f} ± {s['task']['std']:.3f}",
                      "degenerate": f"{s['degenerate']['mean']:.3f}",
                      "drift cut": "—" if cut is None else f"{100 * cut:.0f}%",
-                     "step time vs LoRA": s["step_time_ratio"], "peak memory vs LoRA": s["peak_mem_ratio"],
+                     "step time vs LoRA": _cost(s, "step_time_ratio"),
+                     "peak memory vs LoRA": _cost(s, "peak_mem_ratio"),
                      "frontier": "yes" if s["frontier"] else ""})
     return rows
 

@@ -20,6 +20,10 @@ def run_compare(cfg: CompareConfig, on_done=None, run: bool = True) -> dict:
     """
     from alignguard.compare.report import write_report
 
+    if run and cfg.reference_from:
+        from alignguard.compare.reference import import_reference
+
+        import_reference(cfg, cfg.reference_from)
     cells = run_grid(cfg, on_done) if run else finished_cells(cfg)
     results = {
         "summary": summarize(cells),

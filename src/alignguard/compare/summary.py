@@ -8,6 +8,9 @@ Per scenario and method, over seeds:
   did not drift), with the per-seed paired cuts beside it;
 * ``step_time_ratio`` and ``peak_mem_ratio``: the method's step time and training peak memory
   divided by plain LoRA's at the same seed and scenario, averaged over seeds;
+* ``cost_ratio_other_run``: whether one of those ratios compares a cell of this run with a
+  plain-LoRA cell imported from another grid (``--reference-from``), or the reverse: timings of
+  two runs;
 * ``frontier``: whether no other method has both a higher (or equal) mean refusal and a higher
   (or equal) mean task score, one of them strictly (Pareto on safety and utility).
 """
@@ -31,6 +34,12 @@ def _ratio(rows: list[dict], lora: dict[int, dict], key: str) -> float | None:
     return statistics.fmean(ratios) if ratios else None
 
 
+def _mixes_runs(cell: dict, reference: dict | None) -> bool:
+    """Whether a cost ratio of ``cell`` against ``reference`` compares timings of two runs (one
+    of the two was imported from another grid, :mod:`alignguard.compare.reference`)."""
+    return reference is not None and bool(cell.get("imported_from")) != bool(reference.get("imported_from"))
+
+
 def summarize_scenario(base: dict | None, cells: list[dict]) -> dict:
     """The summary of one scenario's cells (``base``: the base cell, or ``None`` if missing)."""
     by_method: dict[str, list[dict]] = defaultdict(list)
@@ -44,6 +53,7 @@ def summarize_scenario(base: dict | None, cells: list[dict]) -> dict:
         stats["seeds"] = sorted(r["seed"] for r in rows)
         stats["step_time_ratio"] = _ratio(rows, lora, "step_time_s")
         stats["peak_mem_ratio"] = _ratio(rows, lora, "peak_train_mem_mb")
+        stats["cost_ratio_other_run"] = any(_mixes_runs(r, lora.get(r["seed"])) for r in rows)
         times = [r["step_time_s"] for r in rows if r.get("step_time_s")]
         stats["step_time_s"] = statistics.fmean(times) if times else None
         if base_refusal is not None:
@@ -109,9 +119,12 @@ def markdown_table(summary: dict, scenario: str) -> str:
     order = sorted(block["methods"].items(), key=lambda kv: (kv[0] != "lora", -kv[1]["refusal"]["mean"]))
     for method, s in order:
         cut = s.get("drift_cut")
+        mark = " †" if s.get("cost_ratio_other_run") else ""
         lines.append(
             f"| `{method}` | {_pm(s['refusal'])} | {_pm(s['over_refusal'])} | {_pm(s['task'])} | "
             f"{_pm(s['degenerate'])} | {_opt(None if cut is None else 100 * cut, '.0f', '%')} | "
-            f"{_opt(s['step_time_ratio'], '.2f', 'x')} | {_opt(s['peak_mem_ratio'], '.2f', 'x')} | "
+            f"{_opt(s['step_time_ratio'], '.2f', 'x')}{mark} | {_opt(s['peak_mem_ratio'], '.2f', 'x')}{mark} | "
             f"{'yes' if s['frontier'] else ''} |")
+    if any(s.get("cost_ratio_other_run") for _, s in order):
+        lines.append("\n† against plain-LoRA cells of another run (--reference-from): timings of two runs")
     return "\n".join(lines)
