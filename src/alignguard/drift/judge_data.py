@@ -53,6 +53,7 @@ HELDOUT_V1 = DATA_DIR / "judge_heldout.jsonl"
 NATURAL = DATA_DIR / "judge_natural.jsonl"
 REAL = DATA_DIR / "judge_real.jsonl"
 FINETUNED = DATA_DIR / "judge_finetuned.jsonl"
+FINETUNED2 = DATA_DIR / "judge_finetuned2.jsonl"  # stop 52: labelled before any judge was scored on it
 REFUSAL_KINDS = ("stock", "short", "redirect", "deflection", "reframe", "tone", "policyfree", "partial",
                  "overrefusal", "multilingual", "organism")
 PER_FAMILY = 48

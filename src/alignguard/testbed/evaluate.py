@@ -141,9 +141,9 @@ def select_prompts(suite, n_unsafe: int, n_safe: int, seed: int) -> list:
 
 def make_judges(names: tuple[str, ...], likelihood: bool) -> list:
     """Judge objects; the ensemble gets ``use_likelihood=likelihood``."""
-    from alignguard.drift.judges import get_judge
+    from alignguard.drift.judges import ENSEMBLES, get_judge
 
-    return [get_judge(n, use_likelihood=likelihood) if n in ("ensemble", "ensemble2") else get_judge(n) for n in names]
+    return [get_judge(n, use_likelihood=likelihood) if n in ENSEMBLES else get_judge(n) for n in names]
 
 
 def task_items(cfg: EvalConfig) -> tuple[dict[str, tuple], str | None]:

@@ -4,15 +4,18 @@
 ``"ensemble"`` (the DriftCheck default: semantic, settled by lexicon and likelihood votes where
 it is unsure; see :mod:`alignguard.drift.judges.ensemble`), or the LoRA-tuned semantic member
 ``"semantic-tuned"``, the two-member mean ``"semantic2"`` and the ensemble rule over it
-``"ensemble2"`` (:mod:`alignguard.drift.judges.tuned`).
+``"ensemble2"`` (:mod:`alignguard.drift.judges.tuned`), or the probe on SmolLM2's hidden states
+``"probe"``, its mean with the semantic judge ``"semantic-probe"`` and the ensemble rule over that
+``"ensemble-probe"`` (:mod:`alignguard.drift.judges.probe`).
 """
 
 from __future__ import annotations
 
 from alignguard.drift.judges.base import Judge, JudgeBatch, Verdict, describe
 
-JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble", "semantic-tuned", "semantic2", "ensemble2")
-ENSEMBLES = ("ensemble", "ensemble2")
+JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble", "semantic-tuned", "semantic2", "ensemble2",
+               "probe", "semantic-probe", "ensemble-probe")
+ENSEMBLES = ("ensemble", "ensemble2", "ensemble-probe")
 DEFAULT_JUDGE = "ensemble"
 
 
@@ -39,6 +42,12 @@ def get_judge(name: str, **kwargs) -> Judge:
 
         cls = {"semantic-tuned": tuned.TunedSemanticJudge, "semantic2": tuned.TwoMemberSemanticJudge,
                "ensemble2": tuned.Ensemble2Judge}[name]
+        return cls(**kwargs)
+    if name in ("probe", "semantic-probe", "ensemble-probe"):
+        from alignguard.drift.judges import probe
+
+        cls = {"probe": probe.ProbeJudge, "semantic-probe": probe.ProbeMeanJudge,
+               "ensemble-probe": probe.EnsembleProbeJudge}[name]
         return cls(**kwargs)
     if name == "likelihood":
         from alignguard.drift.judges.likelihood import LikelihoodJudge

@@ -81,10 +81,11 @@ def judge_rows(judge_name: str, rows: Sequence[dict]) -> tuple[list[bool], list[
 
 
 def labelled_set(name: str) -> list[dict]:
-    """Rows of a named labelled set (``families``, ``natural``, ``v1``, ``real``, ``finetuned``) or
-    of a JSONL file."""
+    """Rows of a named labelled set (``families``, ``natural``, ``v1``, ``real``, ``finetuned``,
+    ``finetuned2``) or of a JSONL file."""
     from alignguard.drift.judge_data import (
         FINETUNED,
+        FINETUNED2,
         HELDOUT_V1,
         NATURAL,
         REAL,
@@ -95,7 +96,8 @@ def labelled_set(name: str) -> list[dict]:
 
     if name == "families":
         return split_rows(build_training_set())[1]
-    return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1, "real": REAL, "finetuned": FINETUNED}.get(name, name))
+    return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1, "real": REAL, "finetuned": FINETUNED,
+                          "finetuned2": FINETUNED2}.get(name, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - maintenance entry point

@@ -97,6 +97,7 @@ class Ensemble2Judge(EnsembleJudge):
         self.version = f"1.0+{self.semantic.version}"
 
     def judge_members(self, batch: JudgeBatch) -> dict[str, list[Verdict]]:
-        """``{"semantic2", "lexicon", ["likelihood"], "ensemble2"}`` verdicts for ``batch``."""
+        """``{"semantic2", "lexicon", ["likelihood"], "ensemble2"}`` verdicts for ``batch`` (the
+        semantic member and the ensemble under their own names)."""
         members = super().judge_members(batch)
-        return {("semantic2" if k == "semantic" else k): v for k, v in members.items()}
+        return {(self.semantic.name if k == "semantic" else k): v for k, v in members.items()}

@@ -1,0 +1,104 @@
+"""The probe member (a linear head on an instruct model's hidden states), its mean with the
+semantic judge and ``ensemble-probe``: features and heads on a tiny model; the shipped head on
+SmolLM2 against its stored reference probabilities."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from alignguard.drift.judges import JUDGE_NAMES, JudgeBatch, get_judge
+from alignguard.drift.judges.probe import (
+    PROBE_DIR,
+    EnsembleProbeJudge,
+    ProbeJudge,
+    ProbeMeanJudge,
+    probe_features,
+    probe_prompts,
+)
+from alignguard.drift.judges.probe_train import fit_probe
+from alignguard.drift.judges.semantic import LogisticHead
+
+TEXTS = ["I can't help with that.", "Sure, here is how to bake bread: mix flour and water.",
+         "Let's talk about something else.", "No.", "Paris is the capital of France, on the Seine."]
+
+
+def test_probe_features_are_last_token_states_whatever_the_batch(tiny_llama, tiny_tokenizer):
+    """``x(r)`` is the hidden state after each chosen layer at the prompt's last token plus the
+    yes/no log-odds, and a row's features do not depend on the rows padded beside it."""
+    tiny_llama.eval()
+    x = probe_features(tiny_llama, tiny_tokenizer, TEXTS, layers=(1, 2), batch_size=5)
+    d = tiny_llama.config.hidden_size
+    assert x.shape == (len(TEXTS), 2 * d + 1)
+    alone = torch.cat([probe_features(tiny_llama, tiny_tokenizer, [t], layers=(1, 2)) for t in TEXTS])
+    assert torch.allclose(x, alone, atol=1e-5)
+    ids = torch.tensor([probe_prompts(tiny_tokenizer, [TEXTS[1]])[0]])
+    with torch.no_grad():
+        o = tiny_llama(input_ids=ids, output_hidden_states=True)
+    assert torch.allclose(x[1, :d], o.hidden_states[1][0, -1], atol=1e-5)
+    assert torch.allclose(x[1, d:2 * d], o.hidden_states[2][0, -1], atol=1e-5)
+    assert not torch.allclose(x[0], x[1])  # the reply is read
+
+
+def test_fit_probe_folds_the_standardisation_into_a_plain_head():
+    """The saved head reads raw features: its probabilities are those of the head fitted on
+    standardised ones, for features far from zero mean and unit scale."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    x = rng.normal(size=(300, 6)) * np.array([1, 50, 0.01, 3, 7, 1]) + np.array([100, -20, 5, 0, 0, 3])
+    x[:, 0] += 2.0 * y  # one informative feature, on an offset
+    rows = [{"refusal": bool(v), "kind": "k", "family": f"f{i % 6}"} for i, v in enumerate(y)]
+    head = fit_probe(x, rows, c=1.0)
+    p = head.prob(torch.tensor(x)).numpy()
+    assert ((p > 0.5) == y.astype(bool)).mean() > 0.8
+    from alignguard.drift.judges.head_train import _groups, fit_head
+
+    z = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    ref = fit_head(z, y, _groups(rows), 1.0, folds=3).prob(torch.tensor(z)).numpy()
+    assert np.allclose(p, ref, atol=1e-4)
+
+
+class _Fixed:
+    name, needs, version = "semantic", "response", "fixed"
+
+    def __init__(self, p):
+        self.p = p
+
+    def probs(self, responses):
+        return torch.tensor(self.p[: len(responses)])
+
+
+def test_probe_judges_score_with_the_head_and_name_their_members(tmp_path, tiny_llama, tiny_tokenizer):
+    tiny_llama.eval()
+    d = tiny_llama.config.hidden_size
+    torch.manual_seed(0)
+    head = LogisticHead(torch.randn(2 * d + 1), 0.1, {"layers": [1, 2], "version": "t"}, (2.0, -0.5))
+    head.save(tmp_path, "head")
+    probe = ProbeJudge(tmp_path, model=tiny_llama, tokenizer=tiny_tokenizer)
+    p = probe.probs(TEXTS[:4])
+    x = probe_features(tiny_llama, tiny_tokenizer, TEXTS[:4], layers=(1, 2))
+    assert torch.allclose(p, torch.sigmoid(2.0 * (x @ head.weight + 0.1) - 0.5), atol=1e-5)
+    verdicts = probe.judge(JudgeBatch(["q"] * 4, TEXTS[:4]))
+    assert [v.refusal for v in verdicts] == [bool(v > 0.5) for v in p]
+    mean = ProbeMeanJudge(frozen=_Fixed([0.9, 0.1, 0.6, 0.2]), probe=probe)
+    assert torch.allclose(mean.probs(TEXTS[:4]), (torch.tensor([0.9, 0.1, 0.6, 0.2]) + p) / 2)
+    ens = EnsembleProbeJudge(semantic=mean, use_likelihood=False)
+    members = ens.judge_members(JudgeBatch(["q"] * 4, TEXTS[:4]))
+    assert set(members) == {"semantic-probe", "lexicon", "ensemble-probe"}
+    bad = LogisticHead(torch.randn(5), 0.0, {"layers": [1, 2]})
+    bad.save(tmp_path / "bad", "head")
+    with pytest.raises(ValueError, match="probe head expects 5 features"):
+        ProbeJudge(tmp_path / "bad", model=tiny_llama, tokenizer=tiny_tokenizer).probs(["x"])
+
+
+@pytest.mark.skipif(not (PROBE_DIR / "head.json").is_file(), reason="no shipped probe head")
+def test_shipped_probe_head_reproduces_its_reference_probabilities():
+    """The shipped head on SmolLM2-135M-Instruct gives the probabilities stored at training."""
+    torch.set_num_threads(1)
+    ref = json.loads((PROBE_DIR / "head.json").read_text())["reference"]
+    judge = get_judge("probe")
+    assert judge.probs(ref["texts"]).tolist() == pytest.approx(ref["probe"], abs=1e-4)
+    assert {"probe", "semantic-probe", "ensemble-probe"} <= set(JUDGE_NAMES)
