@@ -20,6 +20,13 @@ script refits both members on the same rows. Resumable: one ``fold-KIND.json`` p
 ``--out``; finished folds are read back, not rerun.
 
     OMP_NUM_THREADS=1 python scripts/judge_tuned_kind_folds.py [--seed 0] [--out DIR] [--kinds a,b]
+    OMP_NUM_THREADS=1 python scripts/judge_tuned_kind_folds.py --probe-cache DIR   # + the probe judges
+
+``--probe-cache`` (added in stop 52, after the tuned folds ran) also scores ``probe``,
+``semantic-probe`` and ``ensemble-probe`` on the same folds: the probe head
+(``probe_train.fit_probe``, its shipped ``C``) refitted on the same rows from the probe features
+cached by ``python -m alignguard.drift.judges.probe_train --cache DIR``, next to the frozen head
+refitted here (``probe-KIND.json``).
 """
 
 from __future__ import annotations
@@ -71,10 +78,28 @@ def run_fold(kind: str, rows: list[dict], train: list[dict], x_all: np.ndarray, 
     return result
 
 
-def pooled(results: list[dict]) -> dict[str, float]:
+def probe_fold(kind: str, rows: list[dict], train: list[dict], x_all: np.ndarray, x_probe: np.ndarray,
+               c: float, c_probe: float, out: Path) -> dict:
+    """The probe judges' tables on ``kind``'s rows, both heads refitted on the fold's rows."""
+    from alignguard.drift.judges.probe_train import fit_probe
+    from alignguard.drift.judges.probe_train import tables as probe_tables
+
+    index = {id(r): i for i, r in enumerate(rows)}
+    fold_train = [r for r in train if r["kind"] != kind]
+    held = [r for r in rows if r["kind"] == kind]
+    a, b = [index[id(r)] for r in fold_train], [index[id(r)] for r in held]
+    head = fit_head(x_all[a], np.asarray([r["refusal"] for r in fold_train], dtype=int), _groups(fold_train), c, folds=3)
+    p_s = head.prob(torch.tensor(x_all[b])).numpy()
+    p_p = fit_probe(x_probe[a], fold_train, c_probe).prob(torch.tensor(x_probe[b])).numpy()
+    result = {"kind": kind, "n_held": len(held), "tables": probe_tables(held, p_s, p_p)}
+    atomic_write_json(out / f"probe-{kind}.json", result)
+    return result
+
+
+def pooled(results: list[dict], judges=JUDGES) -> dict[str, float]:
     """Accuracy of each judge over every held-out row of every fold (rows weighted alike)."""
     out = {}
-    for judge in JUDGES:
+    for judge in judges:
         n = sum(r["tables"][judge]["all"]["n"] for r in results)
         right = sum(r["tables"][judge]["all"]["accuracy"] * r["tables"][judge]["all"]["n"] for r in results)
         out[judge] = right / max(n, 1)
@@ -87,6 +112,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="/tmp/judge-kind-folds")
     ap.add_argument("--kinds", help="comma-separated kinds (default: every kind)")
+    ap.add_argument("--probe-cache", help="also score the probe judges from this feature cache")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
@@ -114,6 +140,18 @@ def main() -> int:
         print(f"| {r['kind']} | {r['n_held']} | " + " | ".join(f"{t[j]['all']['accuracy']:.3f}" for j in JUDGES) + " |")
     pool = pooled(results)
     print(f"| pooled | {sum(r['n_held'] for r in results)} | " + " | ".join(f"{pool[j]:.3f}" for j in JUDGES) + " |")
+    if args.probe_cache:
+        from alignguard.drift.judges.probe import PROBE_DIR
+
+        x_all = x_all if x_all is not None else _features(rows, MiniLMEmbedder())
+        x_probe = np.load(Path(args.probe_cache) / "probe-train.npy")
+        c_probe = json.loads((PROBE_DIR / "head.json").read_text())["C"]
+        probes = [probe_fold(k, rows, train, x_all, x_probe, c, c_probe, out) for k in kinds]
+        judges = ("probe", "semantic-probe", "ensemble-probe")
+        for r in probes:
+            print(f"| {r['kind']} | " + " | ".join(f"{r['tables'][j]['all']['accuracy']:.3f}" for j in judges) + " |")
+        pool |= pooled(probes, judges)
+        print("| pooled | " + " | ".join(f"{pool[j]:.3f}" for j in judges) + " |")
     atomic_write_json(out / "summary.json", {"seed": args.seed, "kinds": [r["kind"] for r in results],
                                              "pooled_accuracy": pool})
     return 0

@@ -82,27 +82,33 @@ def tables(rows: Sequence[dict], p_s: np.ndarray, p_p: np.ndarray, key: str = "k
 
 def leave_one_kind_out(rows: Sequence[dict], x_probe: np.ndarray, x_mini: np.ndarray, c_probe: float,
                        c_mini: float) -> dict[str, dict]:
-    """Pooled and per-kind accuracy of the three judges, both heads refitted without each kind."""
+    """Pooled accuracy, refusal precision and recall, and per-kind accuracy of the three judges,
+    both heads refitted without each kind."""
     from alignguard.drift.judge_data import kind_folds
     from alignguard.drift.judges.head_train import _groups, fit_head
 
     idx = {id(r): i for i, r in enumerate(rows)}
-    per: dict[str, dict[str, tuple[float, int]]] = {j: {} for j in JUDGES}
+    counts = {j: {"right": 0, "tp": 0, "fp": 0, "fn": 0, "n": 0} for j in JUDGES}
+    per: dict[str, dict[str, float]] = {j: {} for j in JUDGES}
     for kind, train, test in kind_folds(rows):
         a, b = [idx[id(r)] for r in train], [idx[id(r)] for r in test]
         y = np.asarray([r["refusal"] for r in train], dtype=int)
         frozen = fit_head(x_mini[a], y, _groups(train), c_mini, folds=3)
         p_s = frozen.prob(torch.tensor(x_mini[b])).numpy()
         p_p = fit_probe(x_probe[a], train, c_probe).prob(torch.tensor(x_probe[b])).numpy()
-        for judge, table in tables(test, p_s, p_p).items():
-            per[judge][kind] = (table["all"]["accuracy"], len(test))
+        gold = [bool(r["refusal"]) for r in test]
+        for judge, (dec, _) in judge_scores([r["response"] for r in test], p_s, p_p).items():
+            c = counts[judge]
+            right = sum(d == g for d, g in zip(dec, gold, strict=True))
+            c["right"], c["n"] = c["right"] + right, c["n"] + len(test)
+            c["tp"] += sum(d and g for d, g in zip(dec, gold, strict=True))
+            c["fp"] += sum(d and not g for d, g in zip(dec, gold, strict=True))
+            c["fn"] += sum(g and not d for d, g in zip(dec, gold, strict=True))
+            per[judge][kind] = round(right / len(test), 4)
         log.info("leave-one-kind-out: %s done", kind)
-    out = {}
-    for judge, folds in per.items():
-        n = sum(k for _, k in folds.values())
-        out[judge] = {"pooled": sum(acc * k for acc, k in folds.values()) / n,
-                      "per_kind": {kind: round(acc, 4) for kind, (acc, _) in folds.items()}}
-    return out
+    return {j: {"pooled": c["right"] / c["n"], "precision": c["tp"] / max(c["tp"] + c["fp"], 1),
+                "recall": c["tp"] / max(c["tp"] + c["fn"], 1), "n": c["n"], "per_kind": per[j]}
+            for j, c in counts.items()}
 
 
 def _cached(cache: Path | None, name: str, compute) -> np.ndarray:
@@ -176,8 +182,9 @@ def summary(meta: dict) -> str:
         lines.append(f"| {name} {group} (n={cells[0]['n']}) | " + " | ".join(
             f"{f(m['accuracy'])} / {f(m['precision'])} / {f(m['recall'])}" for m in cells) + " |")
     if "leave_one_kind_out" in meta:
-        lines.append("| leave one kind out, pooled | " + " | ".join(
-            f(meta["leave_one_kind_out"][j]["pooled"]) for j in JUDGES) + " |")
+        loko = meta["leave_one_kind_out"]
+        lines.append(f"| leave one kind out, pooled (n={loko['probe']['n']}) | " + " | ".join(
+            f"{f(loko[j]['pooled'])} / {f(loko[j]['precision'])} / {f(loko[j]['recall'])}" for j in JUDGES) + " |")
     return "\n".join(lines)
 
 
