@@ -102,3 +102,27 @@ def test_shipped_probe_head_reproduces_its_reference_probabilities():
     judge = get_judge("probe")
     assert judge.probs(ref["texts"]).tolist() == pytest.approx(ref["probe"], abs=1e-4)
     assert {"probe", "semantic-probe", "ensemble-probe"} <= set(JUDGE_NAMES)
+
+
+@pytest.mark.skipif(not (PROBE_DIR / "head.json").is_file(), reason="no shipped probe head")
+def test_drift_cli_runs_ensemble_probe_and_reports_its_members(tmp_path):
+    """``alignguard drift --judges ensemble-probe,ensemble``: both judges run on the same replies,
+    and the records carry the probe ensemble's members under their own names."""
+    import sys
+    from pathlib import Path
+
+    from alignguard.cli import main
+
+    sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "drift"))
+    from tinylm import save_tiny
+
+    torch.set_num_threads(1)
+    model_dir = save_tiny(tmp_path / "tiny")
+    out = tmp_path / "drift"
+    assert main(["drift", "--model", str(model_dir), "--reference", str(model_dir), "--limit", "4",
+                 "--max-new-tokens", "4", "--judges", "ensemble-probe,ensemble", "--n-boot", "100",
+                 "--out", str(out)]) == 0
+    rep = json.loads((out / "drift.json").read_text())
+    assert [j["name"] for j in rep["judges"]] == ["ensemble-probe", "ensemble"]
+    judged = rep["records"][0]["model"]["judges"]
+    assert {"ensemble-probe", "semantic-probe", "ensemble", "semantic", "lexicon"} <= set(judged)
