@@ -126,3 +126,12 @@ def test_drift_cli_runs_ensemble_probe_and_reports_its_members(tmp_path):
     assert [j["name"] for j in rep["judges"]] == ["ensemble-probe", "ensemble"]
     judged = rep["records"][0]["model"]["judges"]
     assert {"ensemble-probe", "semantic-probe", "ensemble", "semantic", "lexicon"} <= set(judged)
+
+
+def test_probe_judge_fails_up_front_without_its_model(tmp_path):
+    """A probe whose model cannot be found fails when the judge is built, before any generation."""
+    from alignguard.models import ModelNotFoundError
+
+    LogisticHead(torch.zeros(3), 0.0, {"layers": [1], "model": str(tmp_path / "missing")}).save(tmp_path, "head")
+    with pytest.raises(ModelNotFoundError, match="never downloads"):
+        ProbeJudge(tmp_path)

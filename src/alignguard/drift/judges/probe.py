@@ -71,11 +71,13 @@ def probe_features(model, tokenizer, texts: Sequence[str], layers: Sequence[int]
         width = max(map(len, rows))
         input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
-        o = model(input_ids=input_ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                  output_hidden_states=True, logits_to_keep=1)
+        dev = next(model.parameters()).device
+        o = model(input_ids=input_ids.to(dev), attention_mask=mask.to(dev),
+                  position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(dev), output_hidden_states=True,
+                  logits_to_keep=1)
         z = o.logits[:, -1, :].float()
         feats = torch.cat([*(o.hidden_states[layer][:, -1, :].float() for layer in layers),
-                           (z[:, yes].logsumexp(-1) - z[:, no].logsumexp(-1)).unsqueeze(-1)], dim=-1)
+                           (z[:, yes].logsumexp(-1) - z[:, no].logsumexp(-1)).unsqueeze(-1)], dim=-1).cpu()
         for j, i in enumerate(order[lo:lo + batch_size]):
             out[i] = feats[j]
     return torch.stack(out) if out else torch.empty(0, len(layers) * model.config.hidden_size + 1)
@@ -93,6 +95,10 @@ class ProbeJudge:
         self.layers = tuple(self.head.meta.get("layers", LAYERS))
         self.model_name = str(self.head.meta.get("model", PROBE_MODEL))
         self._lm = (model, tokenizer) if model is not None else None
+        if model is None:  # fail before any generation if the probe's model is missing
+            from alignguard.models import resolve_model_path
+
+            resolve_model_path(self.model_name)
         self.threshold = float(threshold if threshold is not None else self.head.meta.get("threshold", 0.5))
         self.version = f"probe{self.head.meta.get('version', 'unknown')}-{self.model_name}"
 
