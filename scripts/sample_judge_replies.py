@@ -11,7 +11,10 @@ seeded, two strata:
 Rows are written with ``"refusal": null`` for the annotator, who labels them under the rule of
 docs/judges.md ("Real model outputs") before any judge is scored on them.
 
-    python scripts/sample_judge_replies.py GRID [GRID ...] --out F [--random 60] [--disagreement 40] [--seed 0]
+Replies already in a labelled set (real, fine-tuned, fine-tuned 2) are never drawn again;
+``--drift-only`` (stop 53) leaves out replies to task items, which have no DriftCheck label.
+
+    python scripts/sample_judge_replies.py GRID [GRID ...] --out F [--random 60] [--disagreement 40] [--seed 0] [--drift-only]
 """
 
 from __future__ import annotations
@@ -47,11 +50,15 @@ def main() -> int:
     ap.add_argument("--random", type=int, default=60)
     ap.add_argument("--disagreement", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--drift-only", action="store_true",
+                    help="only replies to DriftCheck prompts (leave out task items, which carry no label)")
     args = ap.parse_args()
-    from alignguard.drift.judge_data import FINETUNED, REAL, read_labelled
+    from alignguard.drift.judge_data import FINETUNED, FINETUNED2, REAL, read_labelled
 
-    exclude = {r["response"] for path in (REAL, FINETUNED) for r in read_labelled(path)}
+    exclude = {r["response"] for path in (REAL, FINETUNED, FINETUNED2) for r in read_labelled(path)}
     rows = pool(args.grids, exclude)
+    if args.drift_only:
+        rows = [r for r in rows if r["label"] is not None]
     rng = random.Random(args.seed)
     disagree = [r for r in rows if r["disagree"]]
     picked = rng.sample(disagree, min(args.disagreement, len(disagree)))
