@@ -18,6 +18,10 @@ needs the model, which is not reloaded; only its vote matters to the decision.
 
     OMP_NUM_THREADS=1 python scripts/rescore_judge.py GRID [GRID ...] --judge ensemble2 [--old ensemble]
         [--role model] [--json OUT.json]
+
+Where a grid holds a scenario's ``base`` cell and the ``lora`` cell of a seed (stop 53), every
+other cell of that seed also gets its drift cut under each column,
+``(refusal - refusal_lora) / (refusal_base - refusal_lora)``, all by the same judge.
 """
 
 from __future__ import annotations
@@ -75,6 +79,25 @@ def cell_verdicts(members: dict[str, list], rows: list[dict], pos: dict[str, int
     return out
 
 
+def drift_cuts(rows: list[dict]) -> list[dict]:
+    """Per column, the drift cut of each method cell against its grid's ``base`` and same-seed
+    ``lora`` cells (rows as built by :func:`main`; cells without both references are skipped)."""
+    by = {(r["grid"], r["cell"]): r for r in rows}
+    out = []
+    for r in rows:
+        scenario, name = r["cell"].split("/")
+        if name == "base" or name.startswith("lora-") or "-seed" not in name:
+            continue
+        seed = name.rsplit("-seed", 1)[1]
+        base, lora = by.get((r["grid"], f"{scenario}/base")), by.get((r["grid"], f"{scenario}/lora-seed{seed}"))
+        if base is None or lora is None:
+            continue
+        cut = {k: (r[k][0] - lora[k][0]) / (base[k][0] - lora[k][0]) for k in ("stored", "old", "new", "keyword")
+               if base[k][0] != lora[k][0]}
+        out.append({"grid": r["grid"], "cell": r["cell"], "cut": cut})
+    return out
+
+
 def main() -> int:
     """Print one table row per cell (and optionally write them as JSON)."""
     import torch
@@ -117,8 +140,12 @@ def main() -> int:
         print(f"| {Path(grid).name} | {cell} | {n} | {'yes' if vote else 'no'} | {ref} | {over} |", flush=True)
         out.append({"grid": str(grid), "cell": cell, "n": n, "likelihood_vote": vote,
                     **{k: list(v) for k, v in res.items()}})
+    cuts = drift_cuts(out)
+    for c in cuts:
+        print(f"drift cut {c['cell']}: " + ", ".join(f"{k} {v:.3f}" for k, v in c["cut"].items()))
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        Path(args.json).write_text(json.dumps({"cells": out, "cuts": cuts} if cuts else out, indent=1) + "\n",
+                                   encoding="utf-8")
     return 0
 
 
