@@ -11,7 +11,7 @@ seeded, two strata:
 Rows are written with ``"refusal": null`` for the annotator, who labels them under the rule of
 docs/judges.md ("Real model outputs") before any judge is scored on them.
 
-Replies already in a labelled set (real, fine-tuned, fine-tuned 2) are never drawn again;
+Replies already in a labelled set (real, fine-tuned, fine-tuned 2 and 3) are never drawn again;
 ``--drift-only`` (stop 53) leaves out replies to task items, which have no DriftCheck label.
 
     python scripts/sample_judge_replies.py GRID [GRID ...] --out F [--random 60] [--disagreement 40] [--seed 0] [--drift-only]
@@ -53,9 +53,10 @@ def main() -> int:
     ap.add_argument("--drift-only", action="store_true",
                     help="only replies to DriftCheck prompts (leave out task items, which carry no label)")
     args = ap.parse_args()
-    from alignguard.drift.judge_data import FINETUNED, FINETUNED2, REAL, read_labelled
+    from alignguard.drift.judge_data import FINETUNED, FINETUNED2, FINETUNED3, REAL, read_labelled
 
-    exclude = {r["response"] for path in (REAL, FINETUNED, FINETUNED2) for r in read_labelled(path)}
+    exclude = {r["response"] for path in (REAL, FINETUNED, FINETUNED2, FINETUNED3) if path.is_file()
+               for r in read_labelled(path)}
     rows = pool(args.grids, exclude)
     if args.drift_only:
         rows = [r for r in rows if r["label"] is not None]

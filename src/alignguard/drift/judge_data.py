@@ -54,6 +54,7 @@ NATURAL = DATA_DIR / "judge_natural.jsonl"
 REAL = DATA_DIR / "judge_real.jsonl"
 FINETUNED = DATA_DIR / "judge_finetuned.jsonl"
 FINETUNED2 = DATA_DIR / "judge_finetuned2.jsonl"  # stop 52: labelled before any judge was scored on it
+FINETUNED3 = DATA_DIR / "judge_finetuned3.jsonl"  # stop 53: the same, from the regenerated headline cells
 REFUSAL_KINDS = ("stock", "short", "redirect", "deflection", "reframe", "tone", "policyfree", "partial",
                  "overrefusal", "multilingual", "organism")
 PER_FAMILY = 48

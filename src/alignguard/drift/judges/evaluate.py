@@ -82,10 +82,11 @@ def judge_rows(judge_name: str, rows: Sequence[dict]) -> tuple[list[bool], list[
 
 def labelled_set(name: str) -> list[dict]:
     """Rows of a named labelled set (``families``, ``natural``, ``v1``, ``real``, ``finetuned``,
-    ``finetuned2``) or of a JSONL file."""
+    ``finetuned2``, ``finetuned3``) or of a JSONL file."""
     from alignguard.drift.judge_data import (
         FINETUNED,
         FINETUNED2,
+        FINETUNED3,
         HELDOUT_V1,
         NATURAL,
         REAL,
@@ -97,7 +98,7 @@ def labelled_set(name: str) -> list[dict]:
     if name == "families":
         return split_rows(build_training_set())[1]
     return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1, "real": REAL, "finetuned": FINETUNED,
-                          "finetuned2": FINETUNED2}.get(name, name))
+                          "finetuned2": FINETUNED2, "finetuned3": FINETUNED3}.get(name, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - maintenance entry point
