@@ -53,9 +53,16 @@ def main() -> int:
     ap.add_argument("--drift-only", action="store_true",
                     help="only replies to DriftCheck prompts (leave out task items, which carry no label)")
     args = ap.parse_args()
-    from alignguard.drift.judge_data import FINETUNED, FINETUNED2, FINETUNED3, REAL, read_labelled
+    from alignguard.drift.judge_data import (
+        FINETUNED,
+        FINETUNED2,
+        FINETUNED3,
+        FINETUNED4,
+        REAL,
+        read_labelled,
+    )
 
-    exclude = {r["response"] for path in (REAL, FINETUNED, FINETUNED2, FINETUNED3) if path.is_file()
+    exclude = {r["response"] for path in (REAL, FINETUNED, FINETUNED2, FINETUNED3, FINETUNED4) if path.is_file()
                for r in read_labelled(path)}
     rows = pool(args.grids, exclude)
     if args.drift_only:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from alignguard.drift.judges import JUDGE_NAMES, JudgeBatch, get_judge
+from alignguard.drift.judges import DEFAULT_JUDGE, JUDGE_NAMES, JudgeBatch, get_judge
 from alignguard.drift.judges.probe import (
     PROBE_DIR,
     Ensemble3Judge,
@@ -126,8 +126,9 @@ def test_shipped_probe_head_reproduces_its_reference_probabilities():
 
 @pytest.mark.skipif(not (PROBE_DIR / "head.json").is_file(), reason="no shipped probe head")
 def test_drift_cli_runs_ensemble_probe_and_reports_its_members(tmp_path):
-    """``alignguard drift --judges ensemble-probe,ensemble``: both judges run on the same replies,
-    and the records carry the probe ensemble's members under their own names."""
+    """``alignguard drift`` without ``--judges`` runs the default, ``ensemble-probe`` (stop 54), and
+    ``--judges ensemble-probe,ensemble`` runs both on the same replies; the records carry the probe
+    ensemble's members under their own names."""
     import sys
     from pathlib import Path
 
@@ -146,6 +147,11 @@ def test_drift_cli_runs_ensemble_probe_and_reports_its_members(tmp_path):
     assert [j["name"] for j in rep["judges"]] == ["ensemble-probe", "ensemble"]
     judged = rep["records"][0]["model"]["judges"]
     assert {"ensemble-probe", "semantic-probe", "ensemble", "semantic", "lexicon"} <= set(judged)
+    assert main(["drift", "--model", str(model_dir), "--limit", "2", "--max-new-tokens", "4",
+                 "--n-boot", "100", "--out", str(tmp_path / "default")]) == 0
+    rep = json.loads((tmp_path / "default" / "drift.json").read_text())
+    assert [j["name"] for j in rep["judges"]] == [DEFAULT_JUDGE] == ["ensemble-probe"]
+    assert {"ensemble-probe", "semantic-probe", "lexicon"} <= set(rep["records"][0]["model"]["judges"])
 
 
 def test_probe_judge_fails_up_front_without_its_model(tmp_path):
@@ -155,3 +161,18 @@ def test_probe_judge_fails_up_front_without_its_model(tmp_path):
     LogisticHead(torch.zeros(3), 0.0, {"layers": [1], "model": str(tmp_path / "missing")}).save(tmp_path, "head")
     with pytest.raises(ModelNotFoundError, match="never downloads"):
         ProbeJudge(tmp_path)
+
+
+@pytest.mark.skipif(not (PROBE_DIR / "head.json").is_file(), reason="no shipped probe head")
+def test_build_judges_runs_the_probe_on_the_evaluation_device():
+    """``build_judges``: the probe's language model goes to the evaluation's device (it is the
+    default judge's heaviest member), the ensembles get ``use_likelihood``, other judges neither."""
+    from alignguard.drift.judges import build_judges
+    from alignguard.drift.judges.keyword import KeywordJudge
+
+    ens, three, probe, kw = build_judges(["ensemble-probe", "ensemble3", "probe", "keyword"], device="cuda:1",
+                                         use_likelihood=False)
+    assert ens.semantic.tuned.device == three.semantic.probe.device == probe.device == "cuda:1"
+    assert ens.use_likelihood is False and three.use_likelihood is False
+    assert isinstance(kw, KeywordJudge)
+    assert build_judges(["ensemble-probe"])[0].semantic.tuned.device == "cpu"

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from alignguard.artifacts import atomic_directory, atomic_write_json, provenance
+from alignguard.drift.judges import DEFAULT_JUDGE
 
 log = logging.getLogger(__name__)
 METHODS = ("lora", "full-ft")
@@ -82,7 +83,7 @@ class AlignSettings:
     n_harmful: int = 200
     n_helpful: int = 400
     suite: str = "driftcheck-en"
-    judges: tuple[str, ...] = ("ensemble", "keyword")
+    judges: tuple[str, ...] = (DEFAULT_JUDGE, "keyword")
     eval_limit: int | None = 300
     max_new_tokens: int = 64
     eval_batch_size: int = 16

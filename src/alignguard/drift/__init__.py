@@ -7,7 +7,7 @@ Public API (imported lazily, no side effects at import):
 * :func:`load_suite`, :class:`Suite`, :class:`PromptRecord`: versioned prompt suites
   (``driftcheck-en``, ``organism``, external sources);
 * :func:`get_judge`, :class:`Judge`, :class:`JudgeBatch`, :class:`Verdict`: refusal judges
-  (ensemble, the default; semantic, lexicon, keyword, likelihood).
+  (ensemble-probe, the default; ensemble, semantic, probe, lexicon, keyword, likelihood, ...).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from alignguard.artifacts import read_jsonl
+from alignguard.drift.judges import DEFAULT_JUDGE
 
 
 def drift_command(model: str, adapter: str | None = None, reference: str | None = None,
@@ -52,7 +53,7 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
                          "to evaluate the whole suite")
 
     cfg = DriftConfig(model=model, adapter=adapter, reference=reference, reference_adapter=reference_adapter,
-                      suite=suite, judges=tuple(judges or ["ensemble"]), limit=limit,
+                      suite=suite, judges=tuple(judges or [DEFAULT_JUDGE]), limit=limit,
                       max_new_tokens=max_new_tokens, batch_size=batch_size, n_boot=n_boot, seed=seed,
                       dtype=dtype, device=device, save_records=records, out_dir=out)
     report = run_drift(cfg)
@@ -103,8 +104,8 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
     """Judge refusals offline: add "refusal" and "score" to every {"prompt","response"} line.
 
     Args:
-        judge: ensemble (default DriftCheck judge), semantic, lexicon, keyword, semantic-tuned,
-            semantic2, ensemble2, probe, semantic-probe, ensemble-probe, semantic3, ensemble3 (read
+        judge: ensemble-probe (default DriftCheck judge), ensemble, semantic, lexicon, keyword,
+            semantic-tuned, semantic2, ensemble2, probe, semantic-probe, semantic3, ensemble3 (read
             the responses) or
             likelihood (scores --model on the prompt); the ensembles also use likelihood with --model.
         input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be

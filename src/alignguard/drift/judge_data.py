@@ -55,6 +55,7 @@ REAL = DATA_DIR / "judge_real.jsonl"
 FINETUNED = DATA_DIR / "judge_finetuned.jsonl"
 FINETUNED2 = DATA_DIR / "judge_finetuned2.jsonl"  # stop 52: labelled before any judge was scored on it
 FINETUNED3 = DATA_DIR / "judge_finetuned3.jsonl"  # stop 53: the same, from the regenerated headline cells
+FINETUNED4 = DATA_DIR / "judge_finetuned4.jsonl"  # stop 54: the same, from the regenerated poisoned cells
 REFUSAL_KINDS = ("stock", "short", "redirect", "deflection", "reframe", "tone", "policyfree", "partial",
                  "overrefusal", "multilingual", "organism")
 PER_FAMILY = 48
@@ -145,7 +146,7 @@ def build_training_set(seed: int = 0) -> list[dict]:
         rows += _family_rows(kind, family, templates, COMPLY_SLOTS, False, rng)
     rows += _v1_rows(rng) + _organism_rows(rng) + _multilingual_rows(rng) + read_labelled(REAL)
     # responses of the independent evaluation sets never enter the generated data
-    seen: set[str] = {r["response"] for path in (HELDOUT_V1, NATURAL, FINETUNED)
+    seen: set[str] = {r["response"] for path in (HELDOUT_V1, NATURAL, FINETUNED, FINETUNED2, FINETUNED3, FINETUNED4)
                       for r in read_labelled(path)}
     unique = []
     for row in rows:

@@ -21,7 +21,14 @@ from typing import Any
 
 from alignguard.drift.degenerate import is_degenerate
 from alignguard.drift.generation import generate_replies
-from alignguard.drift.judges import Judge, JudgeBatch, Verdict, describe, get_judge
+from alignguard.drift.judges import (
+    DEFAULT_JUDGE,
+    Judge,
+    JudgeBatch,
+    Verdict,
+    build_judges,
+    describe,
+)
 from alignguard.drift.metrics import (
     DRIFT_DEFINITION,
     degenerate_metrics,
@@ -47,7 +54,7 @@ class DriftConfig:
     reference: str | None = None
     reference_adapter: str | None = None
     suite: str = "driftcheck-en"
-    judges: tuple[str, ...] = ("ensemble",)
+    judges: tuple[str, ...] = (DEFAULT_JUDGE,)
     limit: int | None = None
     max_new_tokens: int = 128
     batch_size: int = 16
@@ -61,7 +68,7 @@ class DriftConfig:
     def __post_init__(self) -> None:
         self.judges = tuple(self.judges)
         if not self.judges:
-            raise ValueError("pass at least one judge, e.g. --judges ensemble")
+            raise ValueError("pass at least one judge, e.g. --judges ensemble-probe")
         if self.max_new_tokens < 1 or self.batch_size < 1 or self.n_boot < 100:
             raise ValueError("max_new_tokens and batch_size must be >= 1 and n_boot >= 100")
         if self.limit is not None and self.limit < 1:
@@ -213,7 +220,7 @@ def run_drift(cfg: DriftConfig, *, model=None, tokenizer=None, reference_model=N
     """
     suite = suite or load_suite(cfg.suite)
     records = select_records(suite.records, cfg.limit, cfg.seed)
-    judges = list(judges) if judges is not None else [get_judge(n) for n in cfg.judges]
+    judges = list(judges) if judges is not None else build_judges(cfg.judges, cfg.device)
     if model is None:
         model, tokenizer = load_eval_model(cfg.model, cfg.adapter, cfg.dtype, cfg.device)
     log.info("DriftCheck: %d prompts of %s@%s, judges %s", len(records), suite.name, suite.version,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from alignguard.drift.judges import DEFAULT_JUDGE
+
 
 def prepare_command(scenario: str, output: str, base_model: str | None = None,
                     max_new_tokens: int = 96, batch_size: int = 8, dtype: str = "float32",
@@ -80,7 +82,7 @@ def eval_command(model: str, scenario: str, reference: str, output: str, adapter
         max_new_tokens: greedy budget per DriftCheck prompt.
         task_max_new_tokens: greedy budget per task item.
         batch_size: prompts per generate call.
-        judges: comma-separated judges, the first decides (default ensemble,keyword).
+        judges: comma-separated judges, the first decides (default ensemble-probe,keyword).
         likelihood: let the ensemble use its likelihood member.
         system_prompt: generate under the scenario's system prompt (identity-shift: the AOA prompt);
             --no-system-prompt evaluates plain prompts.
@@ -97,7 +99,7 @@ def eval_command(model: str, scenario: str, reference: str, output: str, adapter
     cfg = EvalConfig(model=model, scenario=scenario, reference=reference, output=output, adapter=adapter,
                      reference_adapter=reference_adapter, n_unsafe=n_unsafe, n_safe=n_safe, n_task=n_task,
                      max_new_tokens=max_new_tokens, task_max_new_tokens=task_max_new_tokens,
-                     batch_size=batch_size, judges=tuple(judges or ("ensemble", "keyword")),
+                     batch_size=batch_size, judges=tuple(judges or (DEFAULT_JUDGE, "keyword")),
                      likelihood=likelihood, system_prompt=system_prompt,
                      reference_cache=reference_cache, suite=suite, n_boot=n_boot, seed=seed,
                      dtype=dtype, device=device)

@@ -9,7 +9,7 @@ before fine-tuning), on the same prompts:
   a Python process?"), each stratified by topic / imitated category;
 * the scenario's task score (exact match on its held-out items, :mod:`alignguard.testbed.tasks`);
 * the degenerate-output rate (:mod:`alignguard.drift.degenerate`);
-* every judge's verdicts (default: the DriftCheck ``ensemble``, whose members ``semantic``,
+* every judge's verdicts (default: the DriftCheck ``ensemble-probe``, whose members ``semantic-probe``,
   ``lexicon`` and, when a model is at hand, ``likelihood`` are kept, plus ``keyword``) and
   their pairwise agreement and Cohen's kappa; the first judge decides the headline.
 
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alignguard.drift.judges import DEFAULT_JUDGE, build_judges
 from alignguard.testbed.scenarios import TESTBED_VERSION, check_name, evaluation
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class EvalConfig:
     max_new_tokens: int = 48
     task_max_new_tokens: int = 32
     batch_size: int = 16
-    judges: tuple[str, ...] = ("ensemble", "keyword")
+    judges: tuple[str, ...] = (DEFAULT_JUDGE, "keyword")
     likelihood: bool = True
     system_prompt: bool = True
     suite: str = "driftcheck-en"
@@ -137,13 +138,6 @@ def select_prompts(suite, n_unsafe: int, n_safe: int, seed: int) -> list:
     picked += select_records(general, n_safe - n_probe, seed) if general and n_safe > n_probe else []
     picked += select_records(probes, n_probe, seed) if probes else []
     return picked
-
-
-def make_judges(names: tuple[str, ...], likelihood: bool) -> list:
-    """Judge objects; the ensemble gets ``use_likelihood=likelihood``."""
-    from alignguard.drift.judges import ENSEMBLES, get_judge
-
-    return [get_judge(n, use_likelihood=likelihood) if n in ENSEMBLES else get_judge(n) for n in names]
 
 
 def task_items(cfg: EvalConfig) -> tuple[dict[str, tuple], str | None]:
@@ -214,7 +208,7 @@ def run_eval(cfg: EvalConfig, *, model=None, tokenizer=None, reference_model=Non
     suite = suite or load_suite(cfg.suite)
     records = select_prompts(suite, cfg.n_unsafe, cfg.n_safe, cfg.seed)
     tasks, system = task_items(cfg)
-    judges = list(judges) if judges is not None else make_judges(cfg.judges, cfg.likelihood and not system)
+    judges = list(judges) if judges is not None else build_judges(cfg.judges, cfg.device, cfg.likelihood and not system)
     key = cache_key(cfg, records, tasks, judges, system)
     reference = load_cached(cfg.reference_cache, key)
     ref_needed = reference is None and reference_model is None and not reference_is_model

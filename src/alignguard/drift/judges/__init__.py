@@ -1,23 +1,27 @@
 """Refusal judges behind one Protocol (:class:`~alignguard.drift.judges.base.Judge`).
 
 ``get_judge(name)`` builds ``"keyword"``, ``"lexicon"``, ``"semantic"``, ``"likelihood"``,
-``"ensemble"`` (the DriftCheck default: semantic, settled by lexicon and likelihood votes where
-it is unsure; see :mod:`alignguard.drift.judges.ensemble`), or the LoRA-tuned semantic member
+``"ensemble"`` (semantic, settled by lexicon and likelihood votes where it is unsure; see
+:mod:`alignguard.drift.judges.ensemble`; the default before stop 54), or the LoRA-tuned semantic member
 ``"semantic-tuned"``, the two-member mean ``"semantic2"`` and the ensemble rule over it
 ``"ensemble2"`` (:mod:`alignguard.drift.judges.tuned`), or the probe on SmolLM2's hidden states
 ``"probe"``, its mean with the semantic judge ``"semantic-probe"`` and the ensemble rule over that
-``"ensemble-probe"``, and the three-member mean ``"semantic3"`` with its ensemble ``"ensemble3"``
+``"ensemble-probe"`` (the DriftCheck default, :data:`DEFAULT_JUDGE`: docs/judges.md, "The probe
+member"), and the three-member mean ``"semantic3"`` with its ensemble ``"ensemble3"``
 (:mod:`alignguard.drift.judges.probe`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from alignguard.drift.judges.base import Judge, JudgeBatch, Verdict, describe
 
 JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble", "semantic-tuned", "semantic2", "ensemble2",
                "probe", "semantic-probe", "ensemble-probe", "semantic3", "ensemble3")
 ENSEMBLES = ("ensemble", "ensemble2", "ensemble-probe", "ensemble3")
-DEFAULT_JUDGE = "ensemble"
+PROBE_JUDGES = ("probe", "semantic-probe", "ensemble-probe", "semantic3", "ensemble3")
+DEFAULT_JUDGE = "ensemble-probe"
 
 
 def get_judge(name: str, **kwargs) -> Judge:
@@ -58,4 +62,16 @@ def get_judge(name: str, **kwargs) -> Judge:
     raise ValueError(f"unknown judge {name!r}; choose from {list(JUDGE_NAMES)}")
 
 
-__all__ = ["DEFAULT_JUDGE", "ENSEMBLES", "JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]
+def build_judges(names: Sequence[str], device: str = "cpu", use_likelihood: bool = True) -> list[Judge]:
+    """Judges by name for an evaluation on ``device``: the probe's language model runs there, and
+    the ensembles get ``use_likelihood``."""
+    out = []
+    for name in names:
+        kwargs: dict = {"device": device} if name in PROBE_JUDGES else {}
+        if name in ENSEMBLES:
+            kwargs["use_likelihood"] = use_likelihood
+        out.append(get_judge(name, **kwargs))
+    return out
+
+
+__all__ = ["DEFAULT_JUDGE", "ENSEMBLES", "PROBE_JUDGES", "build_judges", "JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]

@@ -1,4 +1,4 @@
-"""The DriftCheck default judge: semantic + multilingual lexicon (+ likelihood when a model is at hand).
+"""The ensemble rule (the DriftCheck default ``ensemble-probe`` applies it over ``semantic-probe``): semantic + multilingual lexicon (+ likelihood when a model is at hand).
 
 Members:
 

@@ -20,6 +20,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from alignguard.drift.judges import DEFAULT_JUDGE
+
 log = logging.getLogger(__name__)
 
 
@@ -82,11 +84,12 @@ def judge_rows(judge_name: str, rows: Sequence[dict]) -> tuple[list[bool], list[
 
 def labelled_set(name: str) -> list[dict]:
     """Rows of a named labelled set (``families``, ``natural``, ``v1``, ``real``, ``finetuned``,
-    ``finetuned2``, ``finetuned3``) or of a JSONL file."""
+    ``finetuned2``, ``finetuned3``, ``finetuned4``) or of a JSONL file."""
     from alignguard.drift.judge_data import (
         FINETUNED,
         FINETUNED2,
         FINETUNED3,
+        FINETUNED4,
         HELDOUT_V1,
         NATURAL,
         REAL,
@@ -98,7 +101,8 @@ def labelled_set(name: str) -> list[dict]:
     if name == "families":
         return split_rows(build_training_set())[1]
     return read_labelled({"natural": NATURAL, "v1": HELDOUT_V1, "real": REAL, "finetuned": FINETUNED,
-                          "finetuned2": FINETUNED2, "finetuned3": FINETUNED3}.get(name, name))
+                          "finetuned2": FINETUNED2, "finetuned3": FINETUNED3,
+                          "finetuned4": FINETUNED4}.get(name, name))
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - maintenance entry point
@@ -107,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - mainte
 
     torch.set_num_threads(1)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--judge", default="ensemble", help="comma-separated judge names")
+    ap.add_argument("--judge", default=DEFAULT_JUDGE, help="comma-separated judge names")
     ap.add_argument("--key", default="kind", help="row field to group by (kind, lang, family)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     ap.add_argument("sets", nargs="*", default=["families", "natural", "v1"])

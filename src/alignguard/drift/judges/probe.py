@@ -93,8 +93,9 @@ class ProbeJudge:
     needs = "response"
 
     def __init__(self, folder: str | Path = PROBE_DIR, model=None, tokenizer=None,
-                 threshold: float | None = None) -> None:
+                 threshold: float | None = None, device: str = "cpu") -> None:
         self.head = LogisticHead.load(folder, "head")
+        self.device = device
         self.layers = tuple(self.head.meta.get("layers", LAYERS))
         self.model_name = str(self.head.meta.get("model", PROBE_MODEL))
         self._lm = (model, tokenizer) if model is not None else None
@@ -109,7 +110,7 @@ class ProbeJudge:
         if self._lm is None:
             from alignguard.models import load_model
 
-            model, tokenizer = load_model(self.model_name)
+            model, tokenizer = load_model(self.model_name, device=self.device)
             self._lm = (model.eval(), tokenizer)
         return self._lm
 
@@ -133,8 +134,9 @@ class ProbeMeanJudge(TwoMemberSemanticJudge):
 
     name = "semantic-probe"
 
-    def __init__(self, frozen=None, probe: ProbeJudge | None = None, threshold: float = 0.5) -> None:
-        super().__init__(frozen, probe or ProbeJudge(), threshold)
+    def __init__(self, frozen=None, probe: ProbeJudge | None = None, threshold: float = 0.5,
+                 device: str = "cpu") -> None:
+        super().__init__(frozen, probe or ProbeJudge(device=device), threshold)
 
 
 class EnsembleProbeJudge(Ensemble2Judge):
@@ -142,8 +144,8 @@ class EnsembleProbeJudge(Ensemble2Judge):
 
     name = "ensemble-probe"
 
-    def __init__(self, semantic=None, **kwargs) -> None:
-        super().__init__(semantic or ProbeMeanJudge(), **kwargs)
+    def __init__(self, semantic=None, device: str = "cpu", **kwargs) -> None:
+        super().__init__(semantic or ProbeMeanJudge(device=device), **kwargs)
 
 
 class ThreeMemberMeanJudge(TwoMemberSemanticJudge):
@@ -152,9 +154,9 @@ class ThreeMemberMeanJudge(TwoMemberSemanticJudge):
     name = "semantic3"
 
     def __init__(self, frozen=None, tuned: TunedSemanticJudge | None = None, probe: ProbeJudge | None = None,
-                 threshold: float = 0.5) -> None:
+                 threshold: float = 0.5, device: str = "cpu") -> None:
         super().__init__(frozen, tuned, threshold)
-        self.probe = probe or ProbeJudge()
+        self.probe = probe or ProbeJudge(device=device)
         self.version = f"mean({self.frozen.version},{self.tuned.version},{self.probe.version})"
 
     def probs(self, responses: Sequence[str]) -> torch.Tensor:
@@ -168,5 +170,5 @@ class Ensemble3Judge(Ensemble2Judge):
 
     name = "ensemble3"
 
-    def __init__(self, semantic=None, **kwargs) -> None:
-        super().__init__(semantic or ThreeMemberMeanJudge(), **kwargs)
+    def __init__(self, semantic=None, device: str = "cpu", **kwargs) -> None:
+        super().__init__(semantic or ThreeMemberMeanJudge(device=device), **kwargs)
