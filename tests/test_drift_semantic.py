@@ -10,6 +10,9 @@ import torch
 
 from alignguard.drift.judge_data import (
     FINETUNED,
+    FINETUNED2,
+    FINETUNED3,
+    FINETUNED4,
     HELDOUT_V1,
     NATURAL,
     REAL,
@@ -108,6 +111,20 @@ def test_generated_data_is_varied_deterministic_and_split_by_family(rows):
     fam = lambda part: {(r["kind"], r["family"]) for r in part}  # noqa: E731
     assert not fam(train) & fam(test) and not {r["response"] for r in train} & {r["response"] for r in test}
     assert {r["kind"] for r in test} <= {r["kind"] for r in train}
+
+
+def test_hand_labelled_real_sets_are_labelled_and_never_generated_rows(rows):
+    """The fresh sets of fine-tuned SmolLM2 replies (stops 52-54) carry a boolean label, the
+    prompt and the cell they came from, and none of their replies is a training row."""
+    generated = {r["response"] for r in rows}
+    seen: set[str] = set()
+    for path in (FINETUNED, FINETUNED2, FINETUNED3, FINETUNED4):
+        labelled = read_labelled(path)
+        assert len(labelled) >= 96 and all(isinstance(r["refusal"], bool) and r["prompt"] for r in labelled)
+        assert 0 < sum(r["refusal"] for r in labelled) < len(labelled)
+        replies = {r["response"] for r in labelled}
+        assert not replies & generated and not replies & seen, path.name
+        seen |= replies
     independent = {r["response"] for p in (HELDOUT_V1, NATURAL, FINETUNED) for r in read_labelled(p)}
     assert not independent & {r["response"] for r in rows}
     # the fine-tuned SmolLM2 set holds replies of models no training row came from
