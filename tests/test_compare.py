@@ -130,6 +130,30 @@ def test_grid_folder_refuses_other_shared_settings(tmp_path):
         CompareConfig(scenarios=["benign-similar"])
 
 
+def test_testbed_grid_records_its_judges_and_an_older_grid_keeps_its_own(tmp_path):
+    """The testbed's judges are a shared setting passed to every cell: a grid recorded before
+    they were (stop 54) was judged by ``ensemble,keyword`` and resumes only with those, so no
+    grid mixes the old and the new default judge; the organism grid records none."""
+    from alignguard.drift.judges import DEFAULT_JUDGE
+
+    cfg = CompareConfig(model="smollm2-aligned", scenarios=["control"], methods=["lora"], seeds=[0],
+                        output=str(tmp_path), steps=10)
+    assert cfg.judges == [DEFAULT_JUDGE, "keyword"] and {tuple(s.judges) for s in cell_specs(cfg)} == {
+        (DEFAULT_JUDGE, "keyword")}
+    check_grid(cfg)
+    record = json.loads((tmp_path / "grid.json").read_text())
+    assert record["judges"] == [DEFAULT_JUDGE, "keyword"]
+    del record["judges"]  # as a testbed grid written before stop 54
+    (tmp_path / "grid.json").write_text(json.dumps(record))
+    with pytest.raises(GridError, match=r'judges: recorded \["ensemble", "keyword"\].*\(--judges ensemble,keyword\)'):
+        check_grid(cfg)
+    check_grid(CompareConfig(model="smollm2-aligned", scenarios=["control"], methods=["lora"], seeds=[0],
+                             output=str(tmp_path), steps=10, judges=["ensemble", "keyword"]))
+    assert "judges" not in CompareConfig().shared()
+    with pytest.raises(ValueError, match="unknown judges"):
+        CompareConfig(judges=["vibes"])
+
+
 def test_compare_cli_reduced_grid_resumes(tmp_path, capsys):
     """The real command: base + two methods, one seed, a few steps; a second call runs nothing."""
     from alignguard.cli import main
@@ -240,6 +264,7 @@ def test_only_the_base_cell_is_its_own_testbed_reference(monkeypatch, tmp_path):
     def fake_run_eval(cfg, *, model=None, tokenizer=None, reference_is_model=False, **kw):
         seen.append((cfg.reference_cache, reference_is_model))
         assert (cfg.device, cfg.batch_size) == ("meta", 48)  # the cell's device and batch
+        assert cfg.judges == ("keyword", "ensemble")  # the grid's judges, in its order
         est = {"estimate": 0.5}
         return {"headline": {"refusal": {"model": est}, "over_refusal": {"model": est},
                              "task_score": {"t": {"model": est}}}, "agreement": {}}
@@ -247,7 +272,8 @@ def test_only_the_base_cell_is_its_own_testbed_reference(monkeypatch, tmp_path):
     monkeypatch.setattr(tb, "run_eval", fake_run_eval)
     for method, seed in (("base", None), ("lora", 0)):
         spec = CellSpec("control", method, seed, "testbed", 10, str(tmp_path / "cells" / "control" / f"{method}.json"),
-                        model="smollm2-aligned", device="meta", eval_batch_size=48)
+                        model="smollm2-aligned", device="meta", eval_batch_size=48,
+                        judges=["keyword", "ensemble"])
         evaluate("testbed", None, None, "control", 10, spec)
     assert seen == [(str(tmp_path / "reference-cache"), True), (str(tmp_path / "reference-cache"), False)]
 

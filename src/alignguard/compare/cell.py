@@ -52,6 +52,8 @@ class CellSpec:
             (loaded when present, filled from this run's estimate when not).
         device: where the model is loaded, trained and evaluated.
         eval_batch_size: prompts per ``generate`` call in the testbed evaluation.
+        judges: the testbed evaluation's DriftCheck judges, the first deciding (empty: its
+            default).
     """
 
     scenario: str
@@ -65,6 +67,7 @@ class CellSpec:
     fisher_cache: str | None = None
     device: str = "cpu"
     eval_batch_size: int = 16
+    judges: list[str] = field(default_factory=list)
 
 
 def _rss_mb() -> float:
@@ -133,7 +136,8 @@ def _testbed_metrics(model, tokenizer, scenario: str, limit: int | None, spec: C
                      n_unsafe=n_unsafe, n_safe=n_safe, n_task=n_task,
                      reference_cache=str(grid / "reference-cache"), seed=0,
                      device=spec.device if spec else "cpu",
-                     batch_size=spec.eval_batch_size if spec else 16)
+                     batch_size=spec.eval_batch_size if spec else 16,
+                     **({"judges": tuple(spec.judges)} if spec and spec.judges else {}))
     raw = run_eval(cfg, model=model, tokenizer=tokenizer, reference_is_model=spec.method == "base")
     head = raw["headline"]
     tasks = [t["model"]["estimate"] for t in head["task_score"].values()]

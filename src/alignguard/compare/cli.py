@@ -15,7 +15,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
                     eval_limit: int | None = None, replay_fraction: float = 0.0, jobs: int = 1,
                     output: str = "runs/compare", run: bool = True,
                     train: TrainConfig | None = None, seed_list: list[int] | None = None,
-                    eval_batch_size: int = 16, reference_from: str | None = None) -> int:
+                    eval_batch_size: int = 16, reference_from: str | None = None,
+                    judges: list[str] | None = None) -> int:
     """Every defense on the same scenarios and seeds: a resumable grid, a table, a report.
 
     Args:
@@ -45,6 +46,9 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
         reference_from: another grid folder with the same shared settings: its base and plain
             LoRA cells are copied into this grid (origin recorded) instead of being run again;
             cost ratios against them are marked as timings of two runs.
+        judges: the testbed evaluation's DriftCheck judges, the first deciding (default
+            ensemble-probe,keyword; a grid started before stop 54 was judged by ensemble,keyword
+            and resumes only with --judges ensemble,keyword).
     """
     from alignguard.compare.run import run_compare
     from alignguard.compare.summary import markdown_table
@@ -58,7 +62,8 @@ def compare_command(model: str = "organism", methods: list[str] | None = None,
                         eval_limit=eval_limit if eval_limit is not None
                         else (60 if model.startswith("organism") else 300),
                         replay_fraction=replay_fraction, jobs=jobs, output=output, train=base,
-                        eval_batch_size=eval_batch_size, reference_from=reference_from)
+                        eval_batch_size=eval_batch_size, reference_from=reference_from,
+                        judges=judges)
 
     results = run_compare(cfg, _progress_printer(output), run=run)
     for scenario in results["summary"]:

@@ -41,6 +41,7 @@ DEFAULT_METHODS = ("lora", "alignguard", "agl", "agl-paper", "ewc", "replay", "k
 ORGANISM_SCENARIOS = ("benign", "poisoned", "control")
 VARIANT_SEP = "@"
 GRID_KEYS = ("method", "seed", "steps", "model", "data", "output_dir", "replay_fraction", "resume")
+LEGACY_JUDGES = ("ensemble", "keyword")  # what a testbed grid recorded without ``judges`` was judged by (before stop 54)
 
 
 class GridError(RuntimeError):
@@ -74,6 +75,8 @@ class CompareConfig:
         reference_from: another grid folder with the same shared settings whose base and
             plain-LoRA cells this grid copies instead of running them
             (:mod:`alignguard.compare.reference`).
+        judges: the testbed evaluation's DriftCheck judges, the first deciding (default: the
+            DriftCheck default and ``keyword``); a shared setting, so that no grid mixes judges.
     """
 
     model: str = "organism"
@@ -88,9 +91,16 @@ class CompareConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval_batch_size: int = 16
     reference_from: str | None = None
+    judges: list[str] | None = None
 
     def __post_init__(self) -> None:
+        from alignguard.drift.judges import DEFAULT_JUDGE, JUDGE_NAMES
         from alignguard.methods.registry import preset_of
+
+        self.judges = list(self.judges) if self.judges else [DEFAULT_JUDGE, "keyword"]
+        unknown = [j for j in self.judges if j not in JUDGE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown judges {unknown}; choose from {list(JUDGE_NAMES)}")
 
         if "lora" not in self.methods:
             self.methods = ["lora", *self.methods]
@@ -128,9 +138,12 @@ class CompareConfig:
         return f"testbed:{scenario}"
 
     def shared(self) -> dict:
-        """The settings every cell shares (recorded in ``grid.json``, compared on resume)."""
+        """The settings every cell shares (recorded in ``grid.json``, compared on resume); the
+        judges only where they decide (the testbed; the organism has its own refusal rule)."""
+        judges = {"judges": list(self.judges or [])} if self.evaluator == "testbed" else {}
         return {"model": self.model, "steps": self.steps, "eval_limit": self.eval_limit,
                 "replay_fraction": self.replay_fraction, "eval_batch_size": self.eval_batch_size,
+                **judges,
                 "train": {k: v for k, v in to_dict(self.train).items()
                           if k not in ("model", "data", "output_dir", "method", "seed", "steps",
                                        "replay_fraction", "resume")}}
@@ -169,7 +182,7 @@ def cell_specs(cfg: CompareConfig) -> list[CellSpec]:
     out = Path(cfg.output)
     specs = []
     shared = {"model": cfg.model, "device": cfg.train.device,
-              "eval_batch_size": cfg.eval_batch_size}
+              "eval_batch_size": cfg.eval_batch_size, "judges": list(cfg.judges or [])}
     for scenario in cfg.scenarios:
         specs.append(CellSpec(scenario, "base", None, cfg.evaluator, cfg.eval_limit,
                               str(out / "cells" / scenario / "base.json"), **shared))
@@ -221,8 +234,7 @@ def check_grid(cfg: CompareConfig) -> None:
     if diff:
         listed = "; ".join(f"{name}: recorded {json.dumps(was)}, now {json.dumps(now)}"
                            for name, was, now in diff)
-        flags = " ".join(f"{_flag(name)} {was if isinstance(was, str) else json.dumps(was)}"
-                         for name, was, _ in diff)
+        flags = " ".join(f"{_flag(name)} {_cli_value(was)}" for name, was, _ in diff)
         raise GridError(f"{cfg.output} holds a grid with other shared settings ({listed}); to "
                         f"resume it pass the recorded values ({flags}), or choose a new --output "
                         "(nothing was changed)")
@@ -232,6 +244,8 @@ def grid_differences(cfg: CompareConfig, recorded: dict) -> list[tuple[str, obje
     """``(dotted name, recorded value, value of cfg)`` of the shared settings in which ``cfg``
     differs from a grid's ``recorded`` ones (the rules of :func:`check_grid`)."""
     defaults = json.loads(json.dumps(CompareConfig(train=TrainConfig()).shared()))
+    if cfg.evaluator == "testbed" and "judges" not in recorded:  # recorded before judges were
+        recorded = {**recorded, "judges": list(LEGACY_JUDGES)}
     return _changed(recorded, json.loads(json.dumps(cfg.shared())), defaults, "")
 
 
@@ -239,6 +253,13 @@ def _flag(name: str) -> str:
     """The command-line option of a dotted setting: ``train.reg.kl_every`` ->
     ``--train.reg.kl-every``."""
     return "--" + ".".join(part.replace("_", "-") for part in name.split("."))
+
+
+def _cli_value(value: object) -> str:
+    """A recorded value as the command line takes it (a list comma-separated)."""
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _changed(old: dict, new: dict, defaults: dict, prefix: str) -> list[tuple[str, object, object]]:
