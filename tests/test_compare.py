@@ -150,6 +150,11 @@ def test_testbed_grid_records_its_judges_and_an_older_grid_keeps_its_own(tmp_pat
     check_grid(CompareConfig(model="smollm2-aligned", scenarios=["control"], methods=["lora"], seeds=[0],
                              output=str(tmp_path), steps=10, judges=["ensemble", "keyword"]))
     assert "judges" not in CompareConfig().shared()
+    from alignguard.compare.report import write_report
+
+    results = {"summary": {}, "n_cells": 0, "config": {"model": "smollm2-aligned", "judges": cfg.judges}}
+    report = write_report(tmp_path / "report.html", results).read_text()
+    assert f"judged by <code>{DEFAULT_JUDGE}</code> (also recorded: keyword)" in report
     with pytest.raises(ValueError, match="unknown judges"):
         CompareConfig(judges=["vibes"])
 

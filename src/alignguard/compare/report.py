@@ -127,6 +127,11 @@ def write_report(path: Path, results: dict) -> Path:
             "refusal; drift cut = 1 − drift(method) / drift(plain LoRA). Cost ratios are the "
             "method's median step time and training peak memory over plain LoRA's, same seed, "
             "same machine.</p>"]
+    config = results["config"]
+    if not str(config["model"]).startswith("organism") and config.get("judges"):
+        judges = config["judges"]
+        body.append(f"<p class='note'>Refusal and over-refusal are judged by <code>{esc(judges[0])}</code>"
+                    + (f" (also recorded: {esc(', '.join(judges[1:]))})" if judges[1:] else "") + ".</p>")
     for scenario, block in summary.items():
         base = block["base"]
         body.append(f"<h2>{esc(scenario)}</h2>")
