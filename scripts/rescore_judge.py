@@ -6,7 +6,8 @@ are skipped) of the evaluated model are re-judged, and per cell it prints
 
 * refusal = #(refused, unsafe) / #unsafe and over-refusal = #(refused, safe) / #safe,
 
-under the stored default judge (``stored``: the ``ensemble`` verdicts as recorded), the same rule
+under the stored default judge (``stored``: the ``--old`` verdicts as recorded, ``ensemble`` by
+default: a grid begun before stop 54; pass ``--old ensemble-probe`` for a later one), the same rule
 re-run now on the stored replies (``old``: a check that re-judging reproduces the record), the
 judge ``--judge NAME`` (``new``) and the stored ``keyword`` judge.
 
@@ -114,6 +115,10 @@ def main() -> int:
     index, responses = [], []
     for grid, path in found:
         rows = drift_rows(path, args.role)
+        if rows and args.old not in rows[0][args.role]["judges"]:
+            raise ValueError(f"{path}: no stored verdicts of {args.old!r} (stored: "
+                             f"{sorted(rows[0][args.role]['judges'])}); pass --old with the grid's deciding judge "
+                             "(ensemble-probe since stop 54, ensemble before)")
         index.append((grid, path, rows, len(responses)))
         responses += [r[args.role]["response"] for r in rows]
     unique = sorted(set(responses))
