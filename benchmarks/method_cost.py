@@ -47,20 +47,23 @@ def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def time_method(method: str, steps: int, scenario: str, out: Path, model: str = "organism",
-                alignment_data: str | None = None, batch_size: int = 16) -> float:
+                alignment_data: str | None = None, batch_size: int = 16,
+                mixed_precision: str = "no") -> float:
     """Median seconds per step of ``method`` (a preset, or ``preset[field=value;...]`` with
     ``reg`` fields changed); the first logging interval, the warm-up, is excluded."""
     organism = model.startswith("organism")
     name, changes = parse_variant(method)
     cfg = TrainConfig(model=model, data=f"{'scenario' if organism else 'testbed'}:{scenario}",
                       method=name, steps=steps, batch_size=batch_size, log_every=5,
+                      mixed_precision=mixed_precision,
                       save_every=0, output_dir=str(out / method.replace("[", "_").rstrip("]")),
                       seed=0,
                       alignment=AlignmentSettings(data=alignment_data, estimator="empirical")
                       if alignment_data else
                       AlignmentSettings())
     for key, value in changes.items():
-        setattr(cfg.reg, key, type(getattr(cfg.reg, key))(value))
+        current = getattr(cfg.reg, key)
+        setattr(cfg.reg, key, value if current is None else type(current)(value))
     history = train(cfg, progress=False).history
     return step_time(history[1:] if len(history) > 2 else history)
 
@@ -91,9 +94,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_options(ap, ",".join(DEFAULT_METHODS), steps=40)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--mixed-precision", default="no", choices=["no", "bf16"],
+                    help="train every method under accelerate's autocast (default: no)")
     args = ap.parse_args()
     scenario, batch = run_options(ap, args)
-    kw = {"model": args.model, "alignment_data": args.alignment_data, "batch_size": batch}
+    kw = {"model": args.model, "alignment_data": args.alignment_data, "batch_size": batch,
+          "mixed_precision": args.mixed_precision}
     methods = [m for m in args.methods.split(",") if m != "lora"]
     ratios: dict[str, list[float]] = {m: [] for m in methods}
     seconds: dict[str, list[float]] = {m: [] for m in ["lora", *methods]}
@@ -106,6 +112,7 @@ def main() -> None:
                 seconds[m].append(t)
                 ratios[m].append(t / lora)
     print(json.dumps({"model": args.model, "scenario": scenario, "batch_size": kw["batch_size"],
+                      "mixed_precision": args.mixed_precision,
                       "steps": args.steps, "rounds": args.rounds,
                       "lora_step_s": statistics.median(seconds["lora"]),
                       "ratio_vs_lora": {m: round(statistics.median(v), 3) for m, v in ratios.items()},

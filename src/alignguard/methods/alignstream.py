@@ -143,13 +143,41 @@ def reply_nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.T
     return F.cross_entropy(logits, labels, reduction="mean")
 
 
-def reference_log_probs(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+PRECISIONS = ("float32", "bfloat16")
+
+
+def reference_precision(device: torch.device, precision: str = "float32"
+                        ) -> contextlib.AbstractContextManager:
+    """The context of a no-grad forward at the aligned weights ``W0``: unchanged for
+    ``"float32"``; bfloat16 autocast for ``"bfloat16"`` (ours, stop 55).
+
+    A frozen reference in half precision is the usual economy of KL-to-reference training (the
+    reference policy of RLHF is commonly held in bf16); the fine-tuned model's own forward and
+    every gradient stay in the training precision. Where the CPU has bf16 matrix units (AMX) or
+    on a GPU, the reference forward costs about a third of a float32 one; its log-probabilities
+    move by ~2e-3 nats of KL per token (docs/method.md, "Reference forwards in bfloat16").
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"reference precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "float32":
+        return contextlib.nullcontext()
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"bfloat16 reference forwards need a CPU or CUDA device, got {device.type}; "
+                         "set reg.ref_precision: float32")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def reference_log_probs(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                        precision: str = "float32") -> torch.Tensor:
     """``log p_aligned`` at the reply positions: the same model with its adapter disabled
-    (PEFT's ``disable_adapter``), without gradients; ``(N, V)`` float32."""
+    (PEFT's ``disable_adapter``), without gradients, in ``precision``
+    (:func:`reference_precision`); ``(N, V)`` float32."""
     disable = getattr(model, "disable_adapter", None)
-    with torch.no_grad(), (disable() if disable is not None else contextlib.nullcontext()):
+    device = batch["input_ids"].device
+    with torch.no_grad(), (disable() if disable is not None else contextlib.nullcontext()), \
+            reference_precision(device, precision):
         logits, _ = _reply_logits(model, batch)
-    return F.log_softmax(logits, dim=-1)
+    return F.log_softmax(logits.float(), dim=-1)
 
 
 def kl_to_reference(model: torch.nn.Module, batch: dict[str, torch.Tensor],

@@ -31,6 +31,10 @@ to refuse (Qi et al., arXiv 2406.05946), and a refusal (keyword judge's markers)
 so that it also stops where the aligned model stops. With ``split_tail`` the two parts are
 averaged apart, ``KL = mean_{openings} + mean_{refusal tails}``, so that long tails do not
 dilute the openings (:func:`alignguard.methods.alignstream.kl_to_reference`).
+
+**A bfloat16 reference** (project decision, ``precision = "bfloat16"``): ``p_aligned`` is read
+from a no-grad forward under bf16 autocast (:func:`alignguard.methods.alignstream.
+reference_precision`); ``p_theta`` and the gradient stay in the training precision.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from torch.profiler import record_function
 
 from alignguard.data import IGNORE_INDEX, Example, encode_example
 from alignguard.methods.alignstream import (
+    PRECISIONS,
     AlignmentStream,
     StreamingComponent,
     device_of,
@@ -68,11 +73,14 @@ class KLAnchor(StreamingComponent):
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
                  every: int = 1, contexts: int = 0, reply_tokens: int = 0,
                  augment: int = 0, refusal_tokens: int = 0,
-                 split_tail: bool = False) -> None:
+                 split_tail: bool = False, precision: str = "float32") -> None:
         if not lam > 0:
             raise ValueError(f"the KL anchor's weight must be > 0, got {lam}")
         if every < 1:
             raise ValueError(f"the KL anchor's interval must be >= 1 step, got {every}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"the KL anchor's reference precision must be one of {PRECISIONS}, "
+                             f"got {precision!r}")
         if split_tail and not (reply_tokens > 0 and refusal_tokens > 0):
             raise ValueError("kl_split_tail averages the refusals' tails apart from the openings, "
                              "so it needs kl_tokens > 0 and kl_refusal_tokens > 0, got "
@@ -81,7 +89,7 @@ class KLAnchor(StreamingComponent):
         self.every, self.calls = every, 0
         self.contexts, self.systems, self.reply_tokens = contexts, 0, reply_tokens
         self.augment, self.refusal_tokens = augment, refusal_tokens
-        self.split_tail = split_tail
+        self.split_tail, self.precision = split_tail, precision
         self._artifacts = None
         self.stream: AlignmentStream | None = None
         self.model: torch.nn.Module | None = None
@@ -123,7 +131,7 @@ class KLAnchor(StreamingComponent):
             return torch.zeros((), device=self.device), {"kl": self.last}
         batch = self.stream.next(self.device)
         with record_function("alignguard/kl_anchor/reference"):
-            ref = reference_log_probs(self.model, batch)
+            ref = reference_log_probs(self.model, batch, self.precision)
         opening = self.reply_tokens if self.split_tail else 0
         with record_function("alignguard/kl_anchor/forward"):
             kl = kl_to_reference(self.model, batch, ref, opening=opening)

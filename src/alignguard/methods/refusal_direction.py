@@ -33,7 +33,10 @@ the default already holds those rows); ``task = "off"`` keeps the refusal rows o
 ``m_l = <mean_{harmful} h_l(x), u_l>`` the aligned harmful prompts' mean projection: a task row
 that the aligned model puts further on the refusal side than its harmful prompts (the organism's
 new-skill prompts, up to 2.3 harmful/harmless separations beyond that mean in its first layers)
-may move back to that mean without penalty.
+may move back to that mean without penalty. ``precision = "bfloat16"`` (ours, stop 55) reads the
+per-step ``p0`` from a no-grad forward under bf16 autocast
+(:func:`alignguard.methods.alignstream.reference_precision`); the directions ``u_l`` are
+estimated once in float32.
 """
 
 from __future__ import annotations
@@ -47,10 +50,12 @@ from torch.profiler import record_function
 
 from alignguard.data import IGNORE_INDEX, Example, collate, pad_id_of
 from alignguard.methods.alignstream import (
+    PRECISIONS,
     AlignmentStream,
     StreamingComponent,
     device_of,
     evaluating,
+    reference_precision,
     trainable_parameters,
 )
 from alignguard.methods.base import State
@@ -114,7 +119,7 @@ class RefusalDirection(StreamingComponent):
 
     def __init__(self, lam: float, batch_size: int, max_length: int, seed: int,
                  task: str = "one-sided", refusals: bool = False, source: str = "batch",
-                 cap: str = "none") -> None:
+                 cap: str = "none", precision: str = "float32") -> None:
         if not lam > 0:
             raise ValueError(f"the refusal-direction anchor's weight must be > 0, got {lam}")
         if task not in TASK_MODES:
@@ -125,6 +130,9 @@ class RefusalDirection(StreamingComponent):
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         if cap not in CAPS:
             raise ValueError(f"cap must be one of {CAPS}, got {cap!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
         self.task_mode, self.refusals, self.source, self.cap = task, refusals, source, cap
         self.reads_hidden_states = source == "batch" and task != "off"
         self.lam, self.batch_size, self.max_length, self.seed = lam, batch_size, max_length, seed
@@ -186,7 +194,8 @@ class RefusalDirection(StreamingComponent):
             total = None
             for start in range(0, len(stream.encoded), 16):
                 batch = collate(stream.encoded[start:start + 16], pad_id_of(self.tokenizer))
-                states = self._reference_states({k: v.to(device) for k, v in batch.items()})
+                states = self._reference_states({k: v.to(device) for k, v in batch.items()},
+                                                 "float32")
                 total = states.sum(0) if total is None else total + states.sum(0)
             means.append(total / len(stream.encoded))
         r = means[0] - means[1]
@@ -194,9 +203,13 @@ class RefusalDirection(StreamingComponent):
         units = r / gaps[:, None]
         return units, gaps, (means[0] * units).sum(-1)
 
-    def _reference_states(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _reference_states(self, batch: dict[str, torch.Tensor],
+                          precision: str | None = None) -> torch.Tensor:
+        """Last-prompt-token states at ``W0`` in ``precision`` (default: the anchor's, for the
+        per-step ``p0``; the one-time direction estimate passes ``"float32"``)."""
         disable = getattr(self.model, "disable_adapter", None)
-        with torch.no_grad(), evaluating(self.model):
+        mode = reference_precision(batch["input_ids"].device, precision or self.precision)
+        with torch.no_grad(), evaluating(self.model), mode:
             if disable is None:
                 return last_prompt_states(self.model, batch)
             with disable():

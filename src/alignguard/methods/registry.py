@@ -175,7 +175,8 @@ COMPONENTS.update({
                                            contexts=reg.kl_contexts, reply_tokens=reg.kl_tokens,
                                            augment=reg.kl_augment,
                                            refusal_tokens=reg.kl_refusal_tokens,
-                                           split_tail=bool(reg.kl_split_tail)),
+                                           split_tail=bool(reg.kl_split_tail),
+                                           precision=reg.ref_precision or "float32"),
     "safegrad": lambda cfg, reg: SafeGrad(reg.lam_kl, reg.align_batch or ALIGN_BATCH,
                                           cfg.max_length, cfg.seed),
     "spf": lambda cfg, reg: SafetySubspace(reg.spf_rank, reg.spf_examples, reg.spf_refresh,
@@ -198,7 +199,8 @@ def _refusal_direction(cfg: TrainConfig, reg: RegularizerConfig) -> Component | 
 
     return RefusalDirection(reg.lam_rdir, reg.align_batch or ALIGN_BATCH, cfg.max_length, cfg.seed,
                             task=reg.rdir_task, refusals=reg.rdir_refusals,
-                            source=reg.rdir_source, cap=reg.rdir_cap)
+                            source=reg.rdir_source, cap=reg.rdir_cap,
+                            precision=reg.ref_precision or "float32")
 
 
 COMPONENTS["refusal_direction"] = _refusal_direction

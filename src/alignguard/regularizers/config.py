@@ -119,6 +119,11 @@ class RegularizerConfig:
             projection ``p0``, the default) or "harmful" (at ``min(p0, m_l)``, the aligned
             harmful prompts' mean projection: rows the aligned model puts further on the refusal
             side than its harmful prompts may move back to that mean; ours, stop 49).
+        ref_precision: precision of the no-grad forwards at the aligned weights of the KL
+            anchor (its reference ``p_aligned``) and the refusal-direction anchor (its ``p0``):
+            "float32" or "bfloat16" (autocast; ours, stop 55: about a third of the cost where
+            the hardware has bf16 matrix units; docs/method.md). Unset: the preset's default,
+            float32 everywhere.
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
         spf_refresh: spf recomputes its subspace every this many optimizer steps.
@@ -168,6 +173,7 @@ class RegularizerConfig:
     rdir_refusals: bool = False
     rdir_source: str = "batch"
     rdir_cap: str = "none"
+    ref_precision: str | None = None
     spf_rank: int = 4
     spf_examples: int = 8
     spf_refresh: int = 50
@@ -201,6 +207,8 @@ class RegularizerConfig:
         _check_choice("rdir_task", self.rdir_task, ("one-sided", "two-sided", "off"))
         _check_choice("rdir_source", self.rdir_source, ("stream", "batch"))
         _check_choice("rdir_cap", self.rdir_cap, ("none", "harmful"))
+        if self.ref_precision is not None:
+            _check_choice("ref_precision", self.ref_precision, ("float32", "bfloat16"))
         if self.rdir_task == "off" and not self.rdir_refusals:
             raise ValueError("rdir_task 'off' leaves the refusal-direction anchor no rows; set "
                              "rdir_refusals: true or rdir_task: one-sided")
