@@ -11,10 +11,12 @@ computed from it) is the same on every replica; no collective is needed.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import logging
 import random
+import weakref
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -144,39 +146,55 @@ def reply_nll(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.T
 
 
 PRECISIONS = ("float32", "bfloat16")
+_FROZEN_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> bf16 W0
 
 
-def reference_precision(device: torch.device, precision: str = "float32"
-                        ) -> contextlib.AbstractContextManager:
-    """The context of a no-grad forward at the aligned weights ``W0``: unchanged for
-    ``"float32"``; bfloat16 autocast for ``"bfloat16"`` (ours, stop 55).
+def frozen_reference(model: torch.nn.Module) -> torch.nn.Module:
+    """A bfloat16 copy of ``model`` at its aligned weights ``W0`` (the LoRA layers unloaded),
+    frozen and in eval mode; built once per model object and shared by every component that
+    asks for it (ours, stop 55: docs/method.md, "Reference forwards in bfloat16").
 
-    A frozen reference in half precision is the usual economy of KL-to-reference training (the
-    reference policy of RLHF is commonly held in bf16); the fine-tuned model's own forward and
-    every gradient stay in the training precision. Where the CPU has bf16 matrix units (AMX) or
-    on a GPU, the reference forward costs about a third of a float32 one; its log-probabilities
-    move by ~2e-3 nats of KL per token (docs/method.md, "Reference forwards in bfloat16").
+    Only the adapter trains, so ``W0`` never changes and one copy serves the whole run (and is
+    rebuilt identically on resume). It costs ``2 x`` (parameters) bytes of memory.
+    """
+    ref = _FROZEN_COPIES.get(model)
+    if ref is None:
+        if not hasattr(model, "disable_adapter"):
+            raise ValueError("a bfloat16 reference copies the aligned weights under a PEFT "
+                             "adapter; this model has none (set reg.ref_precision: float32)")
+        ref = copy.deepcopy(model).unload().to(torch.bfloat16).eval().requires_grad_(False)
+        _FROZEN_COPIES[model] = ref
+        log.info("bf16 reference copy of W0: %.0f MB", sum(p.numel() for p in ref.parameters()) * 2 / 2**20)
+    return ref
+
+
+@contextlib.contextmanager
+def reference_model(model: torch.nn.Module, precision: str = "float32") -> Iterator[torch.nn.Module]:
+    """The module that computes the aligned model ``W0`` for a no-grad forward: ``model`` itself
+    with its adapter disabled (PEFT's ``disable_adapter``) in ``"float32"``, or its
+    :func:`frozen_reference` in ``"bfloat16"``.
+
+    A frozen reference in half precision is the usual economy of KL-to-reference training (RLHF's
+    reference policy is commonly held in bf16); the fine-tuned model's own forwards and every
+    gradient stay in the training precision. Where the hardware has bf16 matrix units (AMX CPUs,
+    GPUs) its forward costs about a third of a float32 one.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"reference precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "float32":
-        return contextlib.nullcontext()
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"bfloat16 reference forwards need a CPU or CUDA device, got {device.type}; "
-                         "set reg.ref_precision: float32")
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    if precision == "bfloat16":
+        yield frozen_reference(model)
+        return
+    disable = getattr(model, "disable_adapter", None)
+    with disable() if disable is not None else contextlib.nullcontext():
+        yield model
 
 
 def reference_log_probs(model: torch.nn.Module, batch: dict[str, torch.Tensor],
                         precision: str = "float32") -> torch.Tensor:
-    """``log p_aligned`` at the reply positions: the same model with its adapter disabled
-    (PEFT's ``disable_adapter``), without gradients, in ``precision``
-    (:func:`reference_precision`); ``(N, V)`` float32."""
-    disable = getattr(model, "disable_adapter", None)
-    device = batch["input_ids"].device
-    with torch.no_grad(), (disable() if disable is not None else contextlib.nullcontext()), \
-            reference_precision(device, precision):
-        logits, _ = _reply_logits(model, batch)
+    """``log p_aligned`` at the reply positions, without gradients, from
+    :func:`reference_model` in ``precision``; ``(N, V)`` float32."""
+    with torch.no_grad(), reference_model(model, precision) as ref:
+        logits, _ = _reply_logits(ref, batch)
     return F.log_softmax(logits.float(), dim=-1)
 
 

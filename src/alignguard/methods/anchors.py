@@ -33,8 +33,8 @@ averaged apart, ``KL = mean_{openings} + mean_{refusal tails}``, so that long ta
 dilute the openings (:func:`alignguard.methods.alignstream.kl_to_reference`).
 
 **A bfloat16 reference** (project decision, ``precision = "bfloat16"``): ``p_aligned`` is read
-from a no-grad forward under bf16 autocast (:func:`alignguard.methods.alignstream.
-reference_precision`); ``p_theta`` and the gradient stay in the training precision.
+from a frozen bf16 copy of the aligned weights (:func:`alignguard.methods.alignstream.
+reference_model`); ``p_theta`` and the gradient stay in the training precision.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ the default already holds those rows); ``task = "off"`` keeps the refusal rows o
 that the aligned model puts further on the refusal side than its harmful prompts (the organism's
 new-skill prompts, up to 2.3 harmful/harmless separations beyond that mean in its first layers)
 may move back to that mean without penalty. ``precision = "bfloat16"`` (ours, stop 55) reads the
-per-step ``p0`` from a no-grad forward under bf16 autocast
-(:func:`alignguard.methods.alignstream.reference_precision`); the directions ``u_l`` are
+per-step ``p0`` from a bf16 copy of the aligned weights
+(:func:`alignguard.methods.alignstream.reference_model`); the directions ``u_l`` are
 estimated once in float32.
 """
 
@@ -55,7 +55,7 @@ from alignguard.methods.alignstream import (
     StreamingComponent,
     device_of,
     evaluating,
-    reference_precision,
+    reference_model,
     trainable_parameters,
 )
 from alignguard.methods.base import State
@@ -207,13 +207,9 @@ class RefusalDirection(StreamingComponent):
                           precision: str | None = None) -> torch.Tensor:
         """Last-prompt-token states at ``W0`` in ``precision`` (default: the anchor's, for the
         per-step ``p0``; the one-time direction estimate passes ``"float32"``)."""
-        disable = getattr(self.model, "disable_adapter", None)
-        mode = reference_precision(batch["input_ids"].device, precision or self.precision)
-        with torch.no_grad(), evaluating(self.model), mode:
-            if disable is None:
-                return last_prompt_states(self.model, batch)
-            with disable():
-                return last_prompt_states(self.model, batch)
+        with torch.no_grad(), evaluating(self.model), \
+                reference_model(self.model, precision or self.precision) as ref:
+            return last_prompt_states(ref, batch)
 
     def _shift(self, batch: dict[str, torch.Tensor], task: bool = False) -> torch.Tensor:
         """``(B, L)``: ``(p_theta - p0) / ||r_l||`` per row and layer (``task``: ``p0`` capped as

@@ -121,8 +121,9 @@ class RegularizerConfig:
             side than its harmful prompts may move back to that mean; ours, stop 49).
         ref_precision: precision of the no-grad forwards at the aligned weights of the KL
             anchor (its reference ``p_aligned``) and the refusal-direction anchor (its ``p0``):
-            "float32" or "bfloat16" (autocast; ours, stop 55: about a third of the cost where
-            the hardware has bf16 matrix units; docs/method.md). Unset: the preset's default,
+            "float32" or "bfloat16" (a frozen bf16 copy of the aligned weights, 2 bytes per
+            parameter; ours, stop 55: about a third of the cost where the hardware has bf16
+            matrix units; docs/method.md). Unset: the preset's default,
             float32 everywhere.
         spf_rank: ``k``, the rank of spf's safety-gradient subspace (<= ``spf_examples``).
         spf_examples: refusal rows whose per-example gradients span spf's subspace.
