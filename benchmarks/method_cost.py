@@ -34,6 +34,7 @@ import torch
 
 from alignguard.compare.cell import step_time
 from alignguard.compare.grid import DEFAULT_METHODS
+from alignguard.regularizers.config import RegularizerConfig
 from alignguard.training.config import AlignmentSettings, TrainConfig
 from alignguard.training.loop import train
 
@@ -44,6 +45,17 @@ def parse_variant(spec: str) -> tuple[str, dict[str, str]]:
     name, _, rest = spec.partition("[")
     pairs = [p.split("=", 1) for p in rest.rstrip("]").split(";") if p] if rest else []
     return name, dict(pairs)
+
+
+def apply_changes(cfg: TrainConfig, changes: dict[str, str]) -> None:
+    """Set a variant's ``reg`` fields on ``cfg``, coerced to the fields' annotated types."""
+    import typing
+
+    from alignguard.config import coerce
+
+    hints = typing.get_type_hints(RegularizerConfig)
+    for key, value in changes.items():
+        setattr(cfg.reg, key, coerce(value, hints[key], key))
 
 
 def time_method(method: str, steps: int, scenario: str, out: Path, model: str = "organism",
@@ -61,9 +73,7 @@ def time_method(method: str, steps: int, scenario: str, out: Path, model: str = 
                       alignment=AlignmentSettings(data=alignment_data, estimator="empirical")
                       if alignment_data else
                       AlignmentSettings())
-    for key, value in changes.items():
-        current = getattr(cfg.reg, key)
-        setattr(cfg.reg, key, value if current is None else type(current)(value))
+    apply_changes(cfg, changes)
     history = train(cfg, progress=False).history
     return step_time(history[1:] if len(history) > 2 else history)
 

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import torch
-from method_cost import add_run_options, parse_variant, run_options
+from method_cost import add_run_options, apply_changes, parse_variant, run_options
 from torch.profiler import ProfilerActivity, profile, schedule
 
 from alignguard.training.config import AlignmentSettings, TrainConfig
@@ -57,8 +57,7 @@ def config(method: str, steps: int, out: Path, model: str, alignment_data: str |
                       save_every=0, seed=0, output_dir=str(out / method.replace("[", "_").rstrip("]")),
                       alignment=AlignmentSettings(data=alignment_data, estimator="empirical")
                       if alignment_data else AlignmentSettings())
-    for key, value in changes.items():
-        setattr(cfg.reg, key, type(getattr(cfg.reg, key))(value))
+    apply_changes(cfg, changes)
     return cfg
 
 

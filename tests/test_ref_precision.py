@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from alignguard.data import collate, encode_example, pad_id_of
-from alignguard.methods.alignstream import frozen_reference
+from alignguard.methods.alignstream import _packs_bf16, frozen_reference
 from alignguard.methods.anchors import KLAnchor
 from alignguard.methods.refusal_direction import RefusalDirection
 from alignguard.regularizers.config import RegularizerConfig
@@ -78,7 +78,10 @@ def test_one_frozen_copy_of_w0_serves_every_component(peft_model):
     ref = frozen_reference(peft_model)
     assert frozen_reference(peft_model) is ref  # built once per model object
     assert not hasattr(ref, "disable_adapter") and not any(p.requires_grad for p in ref.parameters())
-    assert {p.dtype for p in ref.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in ref.parameters()} == {torch.bfloat16}  # what is not packed
+    packed = [m for m in ref.modules() if type(m).__name__ == "MkldnnLinear"]
+    assert bool(packed) == _packs_bf16(ref)  # on a CPU with oneDNN bf16: every linear packed once
+    assert not [m for m in ref.modules() if isinstance(m, torch.nn.Linear)] or not packed
     ids = torch.arange(3, 11)[None]
     with torch.no_grad(), peft_model.disable_adapter():
         w0 = peft_model(input_ids=ids).logits
