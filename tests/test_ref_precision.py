@@ -14,6 +14,7 @@ from alignguard.methods.alignstream import _packs_bf16, frozen_reference
 from alignguard.methods.anchors import KLAnchor
 from alignguard.methods.refusal_direction import RefusalDirection
 from alignguard.regularizers.config import RegularizerConfig
+from alignguard.training.config import TrainConfig
 from tests.test_defenses_a import MAX_LEN, _aligned_copy, _artifacts, _hand_kl, _twin
 from tests.test_refusal_direction import TASK
 
@@ -72,6 +73,9 @@ def test_bad_precisions_are_refused_before_anything_runs():
     with pytest.raises(ValueError, match="precision"):
         RefusalDirection(1.0, batch_size=2, max_length=MAX_LEN, seed=0, precision="half")
     assert RegularizerConfig(ref_precision="bfloat16").ref_precision == "bfloat16"
+    with pytest.raises(ValueError, match="FSDP2"):
+        TrainConfig(distributed="fsdp2", reg=RegularizerConfig(ref_precision="bfloat16"))
+    TrainConfig(distributed="ddp", reg=RegularizerConfig(ref_precision="bfloat16"))
 
 
 def test_one_frozen_copy_of_w0_serves_every_component(peft_model):

@@ -140,6 +140,9 @@ class TrainConfig:
                               ("assistant_turns", ASSISTANT_TURNS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
+        if self.distributed == "fsdp2" and self.reg.ref_precision == "bfloat16":
+            raise ValueError("reg.ref_precision: bfloat16 copies the aligned weights whole on each "
+                             "process, which FSDP2's shards do not allow; use float32 with fsdp2")
         self.trackers()
         check_device(self.device)
 
