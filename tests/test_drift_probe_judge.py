@@ -150,8 +150,8 @@ def test_drift_cli_runs_ensemble_probe_and_reports_its_members(tmp_path):
     assert main(["drift", "--model", str(model_dir), "--limit", "2", "--max-new-tokens", "4",
                  "--n-boot", "100", "--out", str(tmp_path / "default")]) == 0
     rep = json.loads((tmp_path / "default" / "drift.json").read_text())
-    assert [j["name"] for j in rep["judges"]] == [DEFAULT_JUDGE] == ["ensemble-probe"]
-    assert {"ensemble-probe", "semantic-probe", "lexicon"} <= set(rep["records"][0]["model"]["judges"])
+    assert [j["name"] for j in rep["judges"]] == [DEFAULT_JUDGE, "keyword"] == ["ensemble-probe", "keyword"]
+    assert {"ensemble-probe", "semantic-probe", "lexicon", "keyword"} <= set(rep["records"][0]["model"]["judges"])
 
 
 def test_probe_judge_fails_up_front_without_its_model(tmp_path):

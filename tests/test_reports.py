@@ -124,3 +124,42 @@ def test_demo_checks_its_method_before_any_model_loads():
                             ({"method": "replay", "sweep": [1.0]}, "has none of them")]:
         with pytest.raises(ValueError, match=message):
             DemoConfig(**kwargs)
+
+
+def _two_judge_report(primary: tuple[int, int | None], keyword: tuple[int, int | None]) -> dict:
+    """A report whose primary judge finds ``primary = (model, reference)`` refusals of 8 unsafe
+    prompts and whose keyword judge finds ``keyword``; reference ``None`` = no reference."""
+    recs = [PromptRecord(f"u{i}", f"Unsafe {i}?", "unsafe", "violence", "harmful") for i in range(UNSAFE)]
+    recs += [PromptRecord(f"s{i}", f"Safe {i}?", "safe", "violence", "overrefusal") for i in range(SAFE)]
+    suite = Suite("mini", "0.0.1", "CC0", tuple(recs), source="test")
+
+    def ev(role: int) -> ModelEval:
+        verdicts = {name: [Verdict(i < counts[role], 1.0 if i < counts[role] else 0.0) for i in range(UNSAFE)]
+                    + [Verdict(False, 0.0)] * SAFE for name, counts in (("primary", primary), ("keyword", keyword))}
+        return ModelEval(["Sure."] * len(recs), [False] * len(recs), verdicts,
+                         needs={"primary": "response", "keyword": "response"})
+
+    with_ref = primary[1] is not None
+    evals = {"model": ev(0), **({"reference": ev(1)} if with_ref else {})}
+    cfg = DriftConfig(model="m", reference="r" if with_ref else None, n_boot=300, judges=("primary", "keyword"))
+    judges = [type("J", (), {"name": n, "version": "1", "needs": "response"})() for n in ("primary", "keyword")]
+    return build_report(cfg, suite, recs, judges, evals)
+
+
+def test_judges_that_read_the_drift_apart_are_flagged():
+    from alignguard.drift.report import render_html
+
+    apart = _two_judge_report(primary=(1, 8), keyword=(0, 8))  # drift 0.875 against 1.000
+    assert len(apart["warnings"]) == 1
+    assert "primary and keyword judges read the refusal drift as +0.875 and +1.000" in apart["warnings"][0]
+    assert "unreliable" in _first_paragraph(render_html(apart))[1]
+    assert not _two_judge_report(primary=(2, 8), keyword=(2, 8))["warnings"]  # same drift, no warning
+    # without a reference the model's refusal accuracy is compared: 3/8 against 1/8
+    alone = _two_judge_report(primary=(3, None), keyword=(1, None))
+    assert len(alone["warnings"]) == 1 and "model's refusal accuracy as +0.375 and +0.125" in alone["warnings"][0]
+
+
+def test_drift_cli_default_judges_include_the_keyword_cross_check():
+    from alignguard.drift.runner import DriftConfig as Cfg
+
+    assert Cfg(model="m").judges == ("ensemble-probe", "keyword")

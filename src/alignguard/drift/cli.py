@@ -36,7 +36,10 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
             with every member's verdicts, their agreement and the prompts where they disagree
             reported. ensemble is the same rule over the semantic judge alone (the earlier
             default), ensemble2 over the mean of the frozen and LoRA-tuned semantic members,
-            ensemble3 over the mean of all three. The first is the primary judge of the chart.
+            ensemble3 over the mean of all three. The first is the primary judge of the chart
+            and the verdict; the default adds keyword as a cross-check (ensemble-probe,keyword),
+            and the run warns when a judge reads the refusal drift (without a reference, the
+            refusal accuracy) more than 0.05 away from the first's.
         limit: evaluate a stratified subset of this many prompts (quick runs).
         max_new_tokens: greedy generation budget per prompt (the paper uses 128).
         batch_size: prompts per generation batch.
@@ -54,7 +57,7 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
                          "to evaluate the whole suite")
 
     cfg = DriftConfig(model=model, adapter=adapter, reference=reference, reference_adapter=reference_adapter,
-                      suite=suite, judges=tuple(judges or [DEFAULT_JUDGE]), limit=limit,
+                      suite=suite, judges=tuple(judges or [DEFAULT_JUDGE, "keyword"]), limit=limit,
                       max_new_tokens=max_new_tokens, batch_size=batch_size, n_boot=n_boot, seed=seed,
                       dtype=dtype, device=device, save_records=records, out_dir=out)
     report = run_drift(cfg)

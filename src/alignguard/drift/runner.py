@@ -34,6 +34,7 @@ from alignguard.drift.metrics import (
     degenerate_metrics,
     drift_metrics,
     judge_agreement,
+    judge_warnings,
     rate_metrics,
     reference_warnings,
 )
@@ -54,7 +55,7 @@ class DriftConfig:
     reference: str | None = None
     reference_adapter: str | None = None
     suite: str = "driftcheck-en"
-    judges: tuple[str, ...] = (DEFAULT_JUDGE,)
+    judges: tuple[str, ...] = (DEFAULT_JUDGE, "keyword")
     limit: int | None = None
     max_new_tokens: int = 128
     batch_size: int = 16
@@ -257,7 +258,7 @@ def build_report(cfg: DriftConfig, suite: Suite, records: Sequence[PromptRecord]
         "provenance": provenance(seed=cfg.seed, data={"suite": suite.fingerprint, "selected": fp},
                                  model=cfg.model, adapter=cfg.adapter, reference=cfg.reference),
     }
-    report["warnings"] = reference_warnings(report["results"])
+    report["warnings"] = reference_warnings(report["results"]) + judge_warnings(report)
     for warning in report["warnings"]:
         log.warning("%s", warning)
     if cfg.save_records:
