@@ -88,6 +88,8 @@ def test_step_time_is_the_median_interval_rate():
     history = [{"step": 10, "elapsed_s": 30.0}, {"step": 20, "elapsed_s": 35.0},
                {"step": 30, "elapsed_s": 40.0}]
     assert step_time(history) == pytest.approx(0.5)  # the warm-up interval (3 s/step) ignored
+    resumed = [{"step": 10, "elapsed_s": 20.0}, {"step": 20, "elapsed_s": 5.0}]  # clock restarted at 10
+    assert step_time(resumed) == pytest.approx((2.0 + 0.5) / 2)
 
 
 def test_grid_cells_are_seed_major_and_share_the_fisher(tmp_path):
@@ -364,3 +366,43 @@ def test_reference_from_copies_base_and_lora_cells_only(tmp_path):
         import_reference(cfg, tmp_path / "nowhere")
     with pytest.raises(ValueError, match="the grid itself"):
         import_reference(CompareConfig(output=str(src), steps=10), src)
+
+
+def test_a_cell_cut_short_resumes_exactly(tmp_path):
+    """A cell killed during training continues from its checkpoint and ends where an
+    uninterrupted cell ends (same adapter, bit for bit); its step time spans both segments."""
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    from alignguard.compare.cell import run_cell
+    from alignguard.config import from_dict
+    from alignguard.training.loop import train
+
+    def lora_spec(folder):
+        cfg = CompareConfig(methods=["lora"], scenarios=["benign"], seeds=[0], steps=4, eval_limit=3,
+                            output=str(folder), train=TrainConfig(save_every=2, log_every=1))
+        return next(s for s in cell_specs(cfg) if s.method == "lora")
+
+    def stop_at_3(step, model):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    cut = lora_spec(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        train(from_dict(TrainConfig, cut.train), progress=False, callbacks=[stop_at_3])
+    resumed = run_cell(cut)
+    whole = run_cell(lora_spec(tmp_path / "whole"))
+    assert resumed["resumed_from_step"] == 2 and whole["resumed_from_step"] == 0
+    assert resumed["final_log"]["step"] == 4 and resumed["step_time_s"] > 0
+    adapters = [load_file(f"{s['config']['output_dir']}/adapter/adapter_model.safetensors")
+                for s in (resumed, whole)]
+    assert adapters[0].keys() == adapters[1].keys()
+    assert all(torch_equal(adapters[0][k], adapters[1][k]) for k in adapters[0])
+    assert dataclasses.asdict(cut)["train"]["resume"] is True
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a, b)

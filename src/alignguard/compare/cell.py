@@ -2,7 +2,10 @@
 
 ``python -m alignguard.compare.cell SPEC.json`` reads a :class:`CellSpec` and writes its result
 JSON atomically at ``spec.result``; nothing is written there unless the cell finished, so an
-interrupted grid reruns exactly the cells without a result. Running each cell in a fresh
+interrupted grid reruns exactly the cells without a result. A cell cut short during training
+resumes from its run folder's newest checkpoint (exact resume,
+:class:`~alignguard.training.runs.RunFolder`; ``resumed_from_step`` in its result); its step time
+is read from the run's whole ``log.jsonl``. Running each cell in a fresh
 process makes its peak memory its own (``ru_maxrss`` is per process) and keeps one crashed
 cell from taking the grid down.
 
@@ -90,6 +93,8 @@ def step_time(history: list[dict]) -> float | None:
     """Median seconds per optimizer step over the logged intervals (see module docstring)."""
     rates, prev_step, prev_t = [], 0, 0.0
     for row in history:
+        if row["elapsed_s"] < prev_t:  # a resumed run's clock starts again at its checkpoint
+            prev_t = 0.0
         steps = row["step"] - prev_step
         if steps > 0:
             rates.append((row["elapsed_s"] - prev_t) / steps)
@@ -170,12 +175,14 @@ def run_cell(spec: CellSpec) -> dict:
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated() / 2**20 if cuda else _rss_mb()
-        result = train(cfg, model=model, tokenizer=tok, progress=False, overwrite=True)
+        result = _train_resuming(train, cfg, model, tok)
         peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else _peak_rss_mb()
         model = result.model
         _share_fisher(Path(cfg.output_dir) / "fisher", spec.fisher_cache)
-        out |= {"step_time_s": step_time(result.history), "peak_train_mem_mb": peak - before,
-                "train_s": round(time.time() - started, 1), "final_log": result.history[-1],
+        history = _read_log(Path(cfg.output_dir) / "log.jsonl") or result.history
+        out |= {"step_time_s": step_time(history), "peak_train_mem_mb": peak - before,
+                "train_s": round(time.time() - started, 1), "final_log": history[-1],
+                "resumed_from_step": result.resumed_from,
                 "after_training": result.after_training,
                 "config": cfg.resolved()}
     out["metrics"] = evaluate(spec.evaluator, model, tok, spec.scenario, spec.eval_limit, spec)
@@ -185,11 +192,33 @@ def run_cell(spec: CellSpec) -> dict:
     return out
 
 
+def _train_resuming(train, cfg, model, tok):
+    """``train`` continuing the cell's run folder; a folder holding another run (a cell of an
+    older grid layout) is started again, as the grid owns its ``runs/``."""
+    from alignguard.training.runs import RunFolderError
+
+    try:
+        return train(cfg, model=model, tokenizer=tok, progress=False)
+    except RunFolderError as exc:
+        log.warning("%s: starting this cell's training again", exc)
+        return train(cfg, model=model, tokenizer=tok, progress=False, overwrite=True)
+
+
+def _read_log(path: Path) -> list[dict]:
+    """The rows of a run's ``log.jsonl`` (all of them, across a resume)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def _with_shared_fisher(cfg, cache: str | None):
-    """``cfg`` loading the grid's shared Fisher when one was estimated (and none was given)."""
+    """``cfg`` loading the grid's shared Fisher when one was estimated (and none was given),
+    unless the cell's run already estimated its own (a resumed run keeps its recorded config)."""
     import dataclasses
 
     if not cache or cfg.alignment.fisher or not (Path(cache) / "fisher.json").is_file():
+        return cfg
+    if (Path(cfg.output_dir) / "fisher" / "fisher.json").is_file():
         return cfg
     return dataclasses.replace(cfg, alignment=dataclasses.replace(cfg.alignment, fisher=cache))
 

@@ -11,7 +11,8 @@ Layout of ``output``::
     logs/SCENARIO/METHOD-seedN.log     each cell process's output
     results.json, report.html          the summary, rewritten after every call
 
-A call runs only the cells without a result, so an interrupted grid resumes where it stopped,
+A call runs only the cells without a result, so an interrupted grid resumes where it stopped
+(a cell cut short in training continues from its newest checkpoint),
 and methods, scenarios or seeds can be added later; changing a shared setting (steps, model,
 training settings, evaluation size) is refused, since the cells would no longer be comparable.
 """
@@ -194,7 +195,7 @@ def cell_specs(cfg: CompareConfig) -> list[CellSpec]:
                 train = dataclasses.replace(
                     replace(cfg.train, **changes) if changes else cfg.train, model=cfg.model,
                     data=cfg.data_spec(scenario), method=preset, seed=seed, steps=cfg.steps,
-                    replay_fraction=cfg.replay_fraction, resume=False,
+                    replay_fraction=cfg.replay_fraction, resume=True,
                     output_dir=str(out / "runs" / scenario / name))
                 specs.append(CellSpec(scenario, method, seed, cfg.evaluator, cfg.eval_limit,
                                       str(out / "cells" / scenario / f"{name}.json"),

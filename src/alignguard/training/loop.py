@@ -54,7 +54,11 @@ Callback = Callable[[int, torch.nn.Module], None]
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the trained model and where its artifacts are."""
+    """What :func:`train` returns: the trained model and where its artifacts are.
+
+    ``history`` holds the rows logged by this call; ``resumed_from`` is the checkpoint step
+    it continued from (0 for a run started afresh; the whole log is ``output_dir/log.jsonl``).
+    """
 
     model: torch.nn.Module
     tokenizer: object
@@ -62,6 +66,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     basis: AlignmentBasis | None = None
     after_training: dict[str, float] = field(default_factory=dict)
+    resumed_from: int = 0
 
 
 def set_seed(seed: int) -> None:
@@ -232,7 +237,7 @@ def _run(cfg, method, accelerator, folder, given, rows, progress, callbacks) -> 
     if accelerator.is_main_process:
         _save_final(out, unwrapped, tokenizer, cfg, prints, state)
         atomic_write_json(out / "after_training.json", post)
-    return TrainResult(unwrapped, tokenizer, out, history, artifacts.basis, post)
+    return TrainResult(unwrapped, tokenizer, out, history, artifacts.basis, post, start)
 
 
 def _check_fsdp2(cfg: TrainConfig, method: Method) -> None:
