@@ -28,6 +28,7 @@ import argparse
 import json
 import statistics
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -107,6 +108,9 @@ def main() -> None:
     ap.add_argument("--mixed-precision", default="no", choices=["no", "bf16"],
                     help="train every method under accelerate's autocast (default: no)")
     args = ap.parse_args()
+    # PEFT reads transformers 5's deprecated property on every adapter load (as the CLI, ignored)
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
+                            category=FutureWarning)
     scenario, batch = run_options(ap, args)
     kw = {"model": args.model, "alignment_data": args.alignment_data, "batch_size": batch,
           "mixed_precision": args.mixed_precision}
