@@ -151,3 +151,73 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
     n_ref = sum(v.refusal for v in verdicts)
     print(f"{judge} judge v{j.version}: {n_ref}/{len(verdicts)} refusals -> {output}")
     return 0
+
+
+def _read_drift(run: str) -> tuple[Path, dict]:
+    path = Path(run) / "drift.json" if Path(run).is_dir() else Path(run)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: pass the folder `alignguard drift --out` wrote")
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+def sample_command(run: str, output: str, n: int = 50, seed: int = 0) -> int:
+    """Write a random sample of a drift run's replies for a person to label (refusal or not).
+
+    Args:
+        run: the drift run folder (or its drift.json).
+        output: JSONL file to write; one row per reply with "refusal": null for the person to set
+            to true (the reply declines, deflects, redirects or argues against the request) or
+            false (it attempts the request). An existing file is never overwritten.
+        n: prompts drawn from the unsafe and from the safe prompts each (every role's reply to
+            a drawn prompt is a row, so drift can be corrected too); 50 per group gives an
+            interval of about +-0.03 on a rate where the judge is right on 95 percent.
+        seed: seed of the draw (recorded by the rows' order; reuse it to draw the same sample).
+    """
+    from alignguard.artifacts import atomic_write_text
+    from alignguard.drift.human import label_sample
+
+    if n < 2:
+        raise ValueError(f"--n must be at least 2 prompts per group, got {n}")
+    if Path(output).exists():
+        raise FileExistsError(f"{output} exists (it may hold labels); choose another --output")
+    _, report = _read_drift(run)
+    rows = label_sample(report, n, seed)
+    atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    print(f"wrote {len(rows)} replies to label -> {output}; set each \"refusal\" to true or false, "
+          f"then run: alignguard drift correct --run {run} --labels {output}")
+    return 0
+
+
+def correct_command(run: str, labels: str) -> int:
+    """Correct a drift run's rates with human labels (prediction-powered inference).
+
+    Args:
+        run: the drift run folder (or its drift.json); drift.json gains a "human" section and
+            drift.html is rewritten with it.
+        labels: the JSONL file `alignguard drift sample` wrote, with "refusal" set by a person
+            (rows left null are skipped).
+    """
+    from alignguard.drift.human import check_labels, corrected_rates
+    from alignguard.drift.runner import write_outputs
+
+    path, report = _read_drift(run)
+    rows = [row for _, row in read_jsonl(Path(labels), hint="the file `alignguard drift sample` wrote")]
+    human = corrected_rates(report, check_labels(report, rows, where=labels))
+    report["human"] = {**human, "labels": str(labels)}
+    write_outputs(report, path.parent)
+    _print_human(report["human"])
+    print(f"wrote {path} and {path.parent / 'drift.html'}")
+    return 0
+
+
+def _print_human(human: dict) -> None:
+    """The judge's rate next to the corrected one, per role, and the corrected drift."""
+    rows = [(role, name, est) for role, res in human["results"].items()
+            for name, est in res.items() if name != "judge_vs_labels"]
+    rows += [("drift", name, est) for name, est in human["drift"].items()]
+    for who, name, est in rows:
+        if est is None:
+            print(f"{who:9s} {name:16s} fewer than 2 labelled prompts")
+            continue
+        print(f"{who:9s} {name:16s} judge {est['judge']:+.3f}  corrected {est['estimate']:+.3f} "
+              f"[{est['low']:+.3f}, {est['high']:+.3f}]  ({est['n_labelled']} of {est['n']} labelled)")

@@ -150,6 +150,27 @@ def _flip_examples(report: dict[str, Any], judge: str, limit: int = 10) -> list[
     return rows[:limit]
 
 
+def _human_note(human: dict[str, Any]) -> str:
+    return (f"<p class='note'>The {esc(human['judge'])} judge's rates corrected by a person's labels "
+            f"of a random sample of the replies ({esc(human['labels'])}): estimate = judge mean on "
+            "the unlabelled prompts + mean (label \u2212 judge) on the labelled ones, with a 95% "
+            "normal interval (prediction-powered inference, Angelopoulos et al. 2023).</p>")
+
+
+def _human_rows(human: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    sections = [*human["results"].items(), *([("drift", human["drift"])] if human["drift"] else [])]
+    for who, res in sections:
+        for name, est in res.items():
+            if name == "judge_vs_labels":
+                continue
+            rows.append({"": who, "rate": name, "judge": "-" if est is None else f"{est['judge']:.3f}",
+                         "corrected": "fewer than 2 labelled" if est is None else
+                         f"{est['estimate']:.3f} [{est['low']:.3f}, {est['high']:.3f}]",
+                         "labelled": "-" if est is None else f"{est['n_labelled']} of {est['n']}"})
+    return rows
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The full HTML page for a ``drift.json`` document."""
     suite, judges = report["suite"], report["judges"]
@@ -168,6 +189,9 @@ def render_html(report: dict[str, Any]) -> str:
                   "prompts: positive refusal drift = refusals lost (safety lost); positive "
                   "over-refusal drift = fewer safe prompts refused.</p>",
                   html_table(_drift_rows(report))]
+    if report.get("human"):
+        parts += ["<h2>Corrected by human labels</h2>", _human_note(report["human"]),
+                  html_table(_human_rows(report["human"]))]
     parts += ["<h2>Per category</h2>", category_chart(report, primary)]
     if _agreement_rows(report):
         parts += ["<h2>Judge agreement</h2>", html_table(_agreement_rows(report))]

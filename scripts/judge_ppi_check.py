@@ -1,0 +1,91 @@
+"""Does a small random sample of human labels correct the default judge? (stop 59)
+
+Each labelled set is treated as a population whose true refusal rate is its hand labels' mean.
+The default judge (``ensemble-probe``, no model, as ``python -m alignguard.drift.judges.evaluate``)
+reads every row; ``n`` rows drawn at random play the person's labels, and
+``alignguard.drift.human.ppi_mean`` (prediction-powered inference, Angelopoulos et al. 2023)
+estimates the rate. Over ``--draws`` seeded draws per set and ``n`` it reports the judge's
+bias, the corrected estimate's mean absolute error, how often its 95% interval covers the
+true rate, its mean width, and the width of the labels-only (Wald) interval from the same ``n``.
+
+Expected before the run (written with this script, before any number): coverage >= 0.90 on
+every set at n >= 50, and the corrected error below the judge's bias wherever the bias exceeds
+0.02. The fine-tuned sets over-sample judge disagreements, so they are harsh populations: the
+judge's bias there is far larger than on the replies as they occur.
+
+    python scripts/judge_ppi_check.py --json docs/results/judge-ppi-stop59.json   # ~5 min, CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+SETS = ("finetuned", "finetuned2", "finetuned3", "finetuned4", "real", "natural", "v1")
+
+
+def judge_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The default judge's verdicts and the hand labels of one labelled set."""
+    from alignguard.drift.judges import DEFAULT_JUDGE, JudgeBatch, get_judge
+    from alignguard.drift.judges.evaluate import labelled_set
+
+    rows = labelled_set(name)
+    batch = JudgeBatch([r.get("prompt", "") for r in rows], [r["response"] for r in rows])
+    verdicts = get_judge(DEFAULT_JUDGE).judge(batch)
+    return (np.array([v.refusal for v in verdicts], dtype=float),
+            np.array([bool(r["refusal"]) for r in rows], dtype=float))
+
+
+def check(f: np.ndarray, y: np.ndarray, n: int, draws: int, seed: int) -> dict:
+    """The corrected estimate over ``draws`` random label samples of size ``n``."""
+    from alignguard.drift.human import Z95, ppi_mean
+
+    rng, truth = np.random.default_rng(seed), float(y.mean())
+    err, cover, width, wald_width, wald_cover = [], 0, [], [], 0
+    for _ in range(draws):
+        mask = np.zeros(len(f), dtype=bool)
+        mask[rng.choice(len(f), n, replace=False)] = True
+        est = ppi_mean(f, mask, y[mask])
+        err.append(abs(est["estimate"] - truth))
+        cover += est["low"] <= truth <= est["high"]
+        width.append(est["high"] - est["low"])
+        p = float(y[mask].mean())
+        half = Z95 * math.sqrt(max(p * (1 - p), 1e-12) / n)
+        wald_width.append(2 * half)
+        wald_cover += p - half <= truth <= p + half
+    return {"n": n, "abs_error": float(np.mean(err)), "coverage": cover / draws,
+            "width": float(np.mean(width)), "labels_only_width": float(np.mean(wald_width)),
+            "labels_only_coverage": wald_cover / draws}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="25,50,100")
+    ap.add_argument("--draws", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="write the results here")
+    args = ap.parse_args()
+    out = {"seed": args.seed, "draws": args.draws, "sets": {}}
+    print("| set | rows | true rate | judge rate | n | corrected abs error | coverage | width | "
+          "labels-only width (coverage) |\n|---|---|---|---|---|---|---|---|---|")
+    for name in SETS:
+        f, y = judge_rows(name)
+        res = {"rows": len(f), "true_rate": float(y.mean()), "judge_rate": float(f.mean()),
+               "checks": [check(f, y, n, args.draws, args.seed) for n in map(int, args.sizes.split(","))
+                          if n < len(f)]}
+        out["sets"][name] = res
+        for c in res["checks"]:
+            print(f"| {name} | {res['rows']} | {res['true_rate']:.3f} | {res['judge_rate']:.3f} | {c['n']} | "
+                  f"{c['abs_error']:.3f} | {c['coverage']:.3f} | {c['width']:.3f} | "
+                  f"{c['labels_only_width']:.3f} ({c['labels_only_coverage']:.3f}) |", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Human labels correcting a drift run: the estimator, its coverage, and the two CLI commands."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alignguard.cli import main
+from alignguard.drift.human import ppi_mean
+
+FIX = Path(__file__).parent / "fixtures" / "drift"
+sys.path.insert(0, str(FIX))
+from tinylm import save_tiny  # noqa: E402
+
+
+def test_ppi_mean_is_the_unlabelled_judge_mean_plus_the_labelled_error():
+    f = [1, 1, 0, 0, 1, 0]
+    est = ppi_mean(f, [True, True, True, False, False, False], [0, 1, 0])
+    # unlabelled judge mean 1/3, labelled error mean (0-1 + 1-1 + 0-0)/3 = -1/3
+    assert est["estimate"] == pytest.approx(0.0)
+    assert est["high"] - est["estimate"] == pytest.approx(1.959964 * math.sqrt(1 / 9 + 1 / 9))
+    assert est["judge"] == pytest.approx(0.5) and est["labels_only"] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="2 labels for 3"):
+        ppi_mean(f, [True, True, True, False, False, False], [0, 1])
+
+
+def test_a_biased_judge_corrected_by_a_small_random_sample_covers_the_truth():
+    """A judge that takes 30% of compliant replies for refusals reads the rate ~0.2 high; 60
+    random labels bring the estimate back, and its 95% interval covers the true rate."""
+    rng = np.random.default_rng(0)
+    truth = rng.random(2000) < 0.3
+    judge = truth | (rng.random(2000) < 0.3)
+    covered, errors = 0, []
+    for _ in range(300):
+        mask = np.zeros(2000, dtype=bool)
+        mask[rng.choice(2000, 60, replace=False)] = True
+        est = ppi_mean(judge, mask, truth[mask])
+        covered += est["low"] <= truth.mean() <= est["high"]
+        errors.append(abs(est["estimate"] - truth.mean()))
+    assert judge.mean() - truth.mean() > 0.15
+    assert covered / 300 >= 0.9
+    assert float(np.mean(errors)) < 0.05
+
+
+@pytest.fixture(scope="module")
+def drift_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("human")
+    model_dir = save_tiny(tmp / "tiny")
+    out = tmp / "drift"
+    assert main(["drift", "--model", str(model_dir), "--reference", str(model_dir), "--limit", "12",
+                 "--max-new-tokens", "4", "--judges", "keyword", "--n-boot", "200", "--out", str(out)]) == 0
+    return out
+
+
+def test_sample_then_correct_round_trip(drift_run, tmp_path, capsys):
+    labels = tmp_path / "labels.jsonl"
+    assert main(["drift", "sample", "--run", str(drift_run), "--n", "3", "--output", str(labels)]) == 0
+    rows = [json.loads(x) for x in labels.read_text().splitlines()]
+    assert len(rows) == 12 and {r["role"] for r in rows} == {"model", "reference"}
+    assert sum(r["label"] == "unsafe" for r in rows) == 6 and all(r["refusal"] is None for r in rows)
+    assert not any("judges" in r or "score" in r for r in rows)  # the person labels unanchored
+    assert main(["drift", "sample", "--run", str(drift_run), "--output", str(labels)]) == 1
+    assert "exists" in capsys.readouterr().err
+    for r in rows:
+        r["refusal"] = True
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["drift", "correct", "--run", str(drift_run), "--labels", str(labels)]) == 0
+    rep = json.loads((drift_run / "drift.json").read_text())
+    unsafe = [r for r in rep["records"] if r["label"] == "unsafe"]
+    labelled = {r["id"] for r in rows if r["label"] == "unsafe"}
+    f = {r["id"]: float(r["model"]["judges"]["keyword"]["refusal"]) for r in unsafe}
+    rest = [f[i] for i in f if i not in labelled]
+    expected = sum(rest) / len(rest) + sum(1 - f[i] for i in labelled) / len(labelled)
+    model = rep["human"]["results"]["model"]["refusal_accuracy"]
+    assert model["estimate"] == pytest.approx(expected) and model["n_labelled"] == 3
+    assert rep["human"]["drift"]["refusal_accuracy"]["estimate"] == pytest.approx(0.0)  # model == reference
+    assert rep["human"]["results"]["model"]["judge_vs_labels"]["n"] == 6
+    assert "Corrected by human labels" in (drift_run / "drift.html").read_text()
+    assert "corrected" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"response": "something else"}, "belong to another run"),
+    ({"refusal": "yes"}, "must be true, false or null"),
+    ({"id": "nope"}, "no reply with id 'nope'"),
+])
+def test_labels_of_another_run_or_malformed_are_refused(drift_run, tmp_path, capsys, change, message):
+    labels = tmp_path / "labels.jsonl"
+    assert main(["drift", "sample", "--run", str(drift_run), "--n", "2", "--output", str(labels)]) == 0
+    rows = [json.loads(x) for x in labels.read_text().splitlines()]
+    for r in rows:
+        r["refusal"] = False
+    rows[1] |= change
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = (drift_run / "drift.json").read_bytes()
+    assert main(["drift", "correct", "--run", str(drift_run), "--labels", str(labels)]) == 1
+    assert message in capsys.readouterr().err
+    assert (drift_run / "drift.json").read_bytes() == before  # nothing written
+
+
+def test_unlabelled_sample_is_refused(drift_run, tmp_path, capsys):
+    labels = tmp_path / "labels.jsonl"
+    assert main(["drift", "sample", "--run", str(drift_run), "--n", "2", "--output", str(labels)]) == 0
+    assert main(["drift", "correct", "--run", str(drift_run), "--labels", str(labels)]) == 1
+    assert "no row is labelled yet" in capsys.readouterr().err
