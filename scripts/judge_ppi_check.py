@@ -8,10 +8,18 @@ estimates the rate. Over ``--draws`` seeded draws per set and ``n`` it reports t
 bias, the corrected estimate's mean absolute error, how often its 95% interval covers the
 true rate, its mean width, and the width of the labels-only (Wald) interval from the same ``n``.
 
+The sizes stay well under each set's rows: the estimator targets the rate of the population the
+prompts are drawn from (as DriftCheck's bootstrap intervals do), and a drift run has hundreds to
+thousands of prompts per group; at ``n`` near a set's size the finite set's own rate is another
+target (the first run, with n = 100, showed the estimate's error growing with ``n`` there).
+
 Expected before the run (written with this script, before any number): coverage >= 0.90 on
 every set at n >= 50, and the corrected error below the judge's bias wherever the bias exceeds
-0.02. The fine-tuned sets over-sample judge disagreements, so they are harsh populations: the
-judge's bias there is far larger than on the replies as they occur.
+0.02 (PPI, the first run). That run also showed PPI's interval *wider* than the labels' own on
+the fine-tuned sets, where the judge errs on 10-20% of rows; PPI++'s power tuning (the shipped
+default since) was added for that, and the second run reports both. The fine-tuned sets
+over-sample judge disagreements, so they are harsh populations: the judge's bias there is far
+larger than on the replies as they occur.
 
     python scripts/judge_ppi_check.py --json docs/results/judge-ppi-stop59.json   # ~5 min, CPU
 """
@@ -41,37 +49,36 @@ def judge_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check(f: np.ndarray, y: np.ndarray, n: int, draws: int, seed: int) -> dict:
-    """The corrected estimate over ``draws`` random label samples of size ``n``."""
+    """PPI (``lambda`` 1), PPI++ (power-tuned, the shipped default) and the labels alone over
+    ``draws`` random label samples of size ``n``: mean absolute error, coverage of the true rate
+    by the 95% interval, mean width."""
     from alignguard.drift.human import Z95, ppi_mean
 
     rng, truth = np.random.default_rng(seed), float(y.mean())
-    err, cover, width, wald_width, wald_cover = [], 0, [], [], 0
+    out = {k: {"abs_error": [], "covered": [], "width": []} for k in ("ppi", "ppi++", "labels_only")}
     for _ in range(draws):
         mask = np.zeros(len(f), dtype=bool)
         mask[rng.choice(len(f), n, replace=False)] = True
-        est = ppi_mean(f, mask, y[mask])
-        err.append(abs(est["estimate"] - truth))
-        cover += est["low"] <= truth <= est["high"]
-        width.append(est["high"] - est["low"])
         p = float(y[mask].mean())
         half = Z95 * math.sqrt(max(p * (1 - p), 1e-12) / n)
-        wald_width.append(2 * half)
-        wald_cover += p - half <= truth <= p + half
-    return {"n": n, "abs_error": float(np.mean(err)), "coverage": cover / draws,
-            "width": float(np.mean(width)), "labels_only_width": float(np.mean(wald_width)),
-            "labels_only_coverage": wald_cover / draws}
-
-
+        ests = {"ppi": ppi_mean(f, mask, y[mask], power_tuning=False),
+                "ppi++": ppi_mean(f, mask, y[mask]),
+                "labels_only": {"estimate": p, "low": p - half, "high": p + half}}
+        for k, est in ests.items():
+            out[k]["abs_error"].append(abs(est["estimate"] - truth))
+            out[k]["covered"].append(est["low"] <= truth <= est["high"])
+            out[k]["width"].append(est["high"] - est["low"])
+    return {"n": n, **{k: {m: float(np.mean(v)) for m, v in d.items()} for k, d in out.items()}}
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="25,50,100")
+    ap.add_argument("--sizes", default="25,50")
     ap.add_argument("--draws", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     out = {"seed": args.seed, "draws": args.draws, "sets": {}}
-    print("| set | rows | true rate | judge rate | n | corrected abs error | coverage | width | "
-          "labels-only width (coverage) |\n|---|---|---|---|---|---|---|---|---|")
+    print("| set | rows | true rate | judge rate | n | abs error: PPI / PPI++ / labels | "
+          "coverage: PPI / PPI++ / labels | width: PPI / PPI++ / labels |\n|---|---|---|---|---|---|---|---|")
     for name in SETS:
         f, y = judge_rows(name)
         res = {"rows": len(f), "true_rate": float(y.mean()), "judge_rate": float(f.mean()),
@@ -79,9 +86,10 @@ def main() -> int:
                           if n < len(f)]}
         out["sets"][name] = res
         for c in res["checks"]:
-            print(f"| {name} | {res['rows']} | {res['true_rate']:.3f} | {res['judge_rate']:.3f} | {c['n']} | "
-                  f"{c['abs_error']:.3f} | {c['coverage']:.3f} | {c['width']:.3f} | "
-                  f"{c['labels_only_width']:.3f} ({c['labels_only_coverage']:.3f}) |", flush=True)
+            cols = [" / ".join(f"{c[k][m]:.3f}" for k in ("ppi", "ppi++", "labels_only"))
+                    for m in ("abs_error", "covered", "width")]
+            print(f"| {name} | {res['rows']} | {res['true_rate']:.3f} | {res['judge_rate']:.3f} | "
+                  f"{c['n']} | " + " | ".join(cols) + " |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     return 0

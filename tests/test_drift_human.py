@@ -19,12 +19,16 @@ from tinylm import save_tiny  # noqa: E402
 
 
 def test_ppi_mean_is_the_unlabelled_judge_mean_plus_the_labelled_error():
-    f = [1, 1, 0, 0, 1, 0]
-    est = ppi_mean(f, [True, True, True, False, False, False], [0, 1, 0])
+    f, mask = [1, 1, 0, 0, 1, 0], [True, True, True, False, False, False]
+    est = ppi_mean(f, mask, [0, 1, 0], power_tuning=False)
     # unlabelled judge mean 1/3, labelled error mean (0-1 + 1-1 + 0-0)/3 = -1/3
-    assert est["estimate"] == pytest.approx(0.0)
+    assert est["estimate"] == pytest.approx(0.0) and est["lambda"] == 1.0
     assert est["high"] - est["estimate"] == pytest.approx(1.959964 * math.sqrt(1 / 9 + 1 / 9))
     assert est["judge"] == pytest.approx(0.5) and est["labels_only"] == pytest.approx(1 / 3)
+    tuned = ppi_mean(f, mask, [0, 1, 0])
+    lam = (1 / 6) / ((1 + 3 / 3) * 0.3)  # cov_L(y, f) / ((1 + n/N_u) var(f))
+    assert tuned["lambda"] == pytest.approx(lam)
+    assert tuned["estimate"] == pytest.approx(1 / 3 + lam * (1 / 3 - 2 / 3))
     with pytest.raises(ValueError, match="2 labels for 3"):
         ppi_mean(f, [True, True, True, False, False, False], [0, 1])
 
@@ -47,6 +51,18 @@ def test_a_biased_judge_corrected_by_a_small_random_sample_covers_the_truth():
     assert float(np.mean(errors)) < 0.05
 
 
+def test_power_tuning_leans_on_the_judge_only_as_far_as_it_tracks_the_labels():
+    rng = np.random.default_rng(1)
+    truth = rng.random(3000) < 0.2
+    mask = np.zeros(3000, dtype=bool)
+    mask[:100] = True
+    noise = ppi_mean(rng.random(3000) < 0.5, mask, truth[:100])  # a judge unrelated to the labels
+    wald = 2 * 1.959964 * math.sqrt(truth[:100].mean() * (1 - truth[:100].mean()) / 100)
+    assert noise["lambda"] < 0.2 and noise["high"] - noise["low"] < 1.1 * wald
+    good = ppi_mean(truth ^ (rng.random(3000) < 0.02), mask, truth[:100])  # right on 98%
+    assert good["lambda"] > 0.8 and good["high"] - good["low"] < 0.5 * wald
+
+
 @pytest.fixture(scope="module")
 def drift_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("human")
@@ -66,19 +82,21 @@ def test_sample_then_correct_round_trip(drift_run, tmp_path, capsys):
     assert not any("judges" in r or "score" in r for r in rows)  # the person labels unanchored
     assert main(["drift", "sample", "--run", str(drift_run), "--output", str(labels)]) == 1
     assert "exists" in capsys.readouterr().err
-    for r in rows:
-        r["refusal"] = True
+    for k, r in enumerate(rows):
+        r["refusal"] = k % 3 == 0
     labels.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["drift", "correct", "--run", str(drift_run), "--labels", str(labels)]) == 0
     rep = json.loads((drift_run / "drift.json").read_text())
     unsafe = [r for r in rep["records"] if r["label"] == "unsafe"]
-    labelled = {r["id"] for r in rows if r["label"] == "unsafe"}
-    f = {r["id"]: float(r["model"]["judges"]["keyword"]["refusal"]) for r in unsafe}
-    rest = [f[i] for i in f if i not in labelled]
-    expected = sum(rest) / len(rest) + sum(1 - f[i] for i in labelled) / len(labelled)
+    given = {r["id"]: r["refusal"] for r in rows if r["role"] == "model"}
+    f = [float(r["model"]["judges"]["keyword"]["refusal"]) for r in unsafe]
+    mask = [r["id"] in given for r in unsafe]
+    expected = ppi_mean(f, mask, [given[r["id"]] for r in unsafe if r["id"] in given])
     model = rep["human"]["results"]["model"]["refusal_accuracy"]
-    assert model["estimate"] == pytest.approx(expected) and model["n_labelled"] == 3
-    assert rep["human"]["drift"]["refusal_accuracy"]["estimate"] == pytest.approx(0.0)  # model == reference
+    assert model == pytest.approx(expected) and model["n_labelled"] == 3
+    ref = {r["id"]: r["refusal"] for r in rows if r["role"] == "reference" and r["label"] == "unsafe"}
+    diffs = [ref[i] - given[i] for i in ref]  # the judge reads both alike (model == reference)
+    assert rep["human"]["drift"]["refusal_accuracy"]["estimate"] == pytest.approx(sum(diffs) / len(diffs))
     assert rep["human"]["results"]["model"]["judge_vs_labels"]["n"] == 6
     assert "Corrected by human labels" in (drift_run / "drift.html").read_text()
     assert "corrected" in capsys.readouterr().out

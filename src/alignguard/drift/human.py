@@ -12,11 +12,21 @@ judge's error measured on the labelled prompts ``L`` (human label ``y``), the re
     95% interval: theta_PP +- 1.96 sqrt(var_U(f) / |U| + var_L(y - f) / |L|).
 
 ``L`` is drawn uniformly within the group, so ``theta_PP`` is unbiased whatever the judge's
-errors; the interval is narrower than from the labels alone when the judge is mostly right, and
-wide when it is not. For drift (reference - model on the same prompts) ``f`` and ``y`` are the
-per-prompt differences ``f_ref - f_model`` and ``y_ref - y_model``: both roles' replies to a
-sampled prompt are labelled. The formula is written out (two means, two variances) rather than
-taken from ``ppi_python``, which would add numba, pandas, statsmodels and gdown.
+errors; its interval is narrower than from the labels alone when the judge is mostly right, and
+*wider* when the judge errs often (``var(y - f) > var(y)``). The default is therefore the
+power-tuned form, PPI++ (Angelopoulos, Duchi and Zrnic, "PPI++: Efficient prediction-powered
+inference", arXiv 2311.01453, mean estimation):
+
+    theta_lambda = mean_L(y) + lambda (mean_U(f) - mean_L(f)),
+    lambda = clip(cov_L(y, f) / ((1 + |L| / |U|) var(f)), 0, 1),
+    95% interval: theta_lambda +- 1.96 sqrt(lambda^2 var_U(f) / |U| + var_L(y - lambda f) / |L|),
+
+which is ``theta_PP`` at ``lambda = 1`` and the labels' own mean at ``lambda = 0``, and leans on
+the judge only as far as it tracks the labels. For drift (reference - model on the same prompts)
+``f`` and ``y`` are the per-prompt differences ``f_ref - f_model`` and ``y_ref - y_model``: both
+roles' replies to a sampled prompt are labelled. The formulas are written out (means and
+variances) rather than taken from ``ppi_python``, which would add numba, pandas, statsmodels and
+gdown.
 """
 
 from __future__ import annotations
@@ -77,11 +87,12 @@ def check_labels(report: dict[str, Any], rows: Sequence[dict[str, Any]],
     return labels
 
 
-def ppi_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float]) -> dict[str, float]:
+def ppi_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float],
+             power_tuning: bool = True) -> dict[str, float]:
     """Prediction-powered estimate of ``mean(y)`` over a group (module docstring): ``f`` the
     judge on every item, ``labelled`` which items carry a human label, ``y`` those labels (for
-    the labelled items, in order). ``judge`` is the judge-only mean, ``labels_only`` the
-    labelled items' mean."""
+    the labelled items, in order); ``power_tuning`` picks ``lambda`` (PPI++), else ``lambda = 1``
+    (PPI). ``judge`` is the judge-only mean, ``labels_only`` the labelled items' mean."""
     f_all = np.asarray(f, dtype=np.float64)
     mask = np.asarray(labelled, dtype=bool)
     y_l = np.asarray(y, dtype=np.float64)
@@ -89,14 +100,25 @@ def ppi_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float]) -
         raise ValueError(f"{y_l.shape[0]} labels for {int(mask.sum())} labelled items")
     if y_l.shape[0] < 2:
         raise ValueError("prediction-powered inference needs at least 2 labelled items in a group")
-    f_u, error = f_all[~mask], y_l - f_all[mask]
-    mean_u = float(f_u.mean()) if f_u.size else float(f_all[mask].mean())
-    var_u = float(f_u.var(ddof=1)) / f_u.size if f_u.size > 1 else 0.0
-    estimate = mean_u + float(error.mean())
-    half = Z95 * math.sqrt(var_u + float(error.var(ddof=1)) / error.size)
+    f_l, f_u = f_all[mask], f_all[~mask]
+    if f_u.size < 2:  # (nearly) everything labelled: the labels are the answer
+        f_u = f_l
+    lam = _power(f_all, f_l, y_l, f_u.size) if power_tuning else 1.0
+    estimate = float(y_l.mean() + lam * (f_u.mean() - f_l.mean()))
+    var = lam**2 * float(f_u.var(ddof=1)) / f_u.size + float((y_l - lam * f_l).var(ddof=1)) / y_l.size
+    half = Z95 * math.sqrt(var)
     return {"estimate": estimate, "low": estimate - half, "high": estimate + half,
-            "n": int(f_all.size), "n_labelled": int(error.size), "judge": float(f_all.mean()),
-            "labels_only": float(y_l.mean()), "level": 0.95}
+            "n": int(f_all.size), "n_labelled": int(y_l.size), "lambda": lam,
+            "judge": float(f_all.mean()), "labels_only": float(y_l.mean()), "level": 0.95}
+
+
+def _power(f_all: np.ndarray, f_l: np.ndarray, y_l: np.ndarray, n_unlabelled: int) -> float:
+    """PPI++'s variance-minimising weight of the judge, clipped to [0, 1]."""
+    var_f = float(f_all.var(ddof=1))
+    if var_f == 0.0:
+        return 0.0
+    cov = float(np.cov(y_l, f_l, ddof=1)[0, 1])
+    return float(np.clip(cov / ((1 + y_l.size / n_unlabelled) * var_f), 0.0, 1.0))
 
 
 def corrected_rates(report: dict[str, Any], labels: dict[tuple[str, str], bool]) -> dict[str, Any]:
