@@ -169,9 +169,10 @@ def sample_command(run: str, output: str, n: int = 50, seed: int = 0) -> int:
             to true (the reply declines, deflects, redirects or argues against the request) or
             false (it attempts the request). An existing file is never overwritten.
         n: prompts drawn from the unsafe and from the safe prompts each (every role's reply to
-            a drawn prompt is a row, so drift can be corrected too); 50 per group gives an
-            interval of about +-0.03 on a rate where the judge is right on 95 percent.
-        seed: seed of the draw (recorded by the rows' order; reuse it to draw the same sample).
+            a drawn prompt is a row, so drift can be corrected too). With 50 per group the 95
+            percent intervals on the project's labelled sets were +-0.05 to +-0.08
+            (docs/judges.md, "Correcting a run's rates"); 25 undercover rare refusals.
+        seed: seed of the draw (the same run and seed draw the same sample).
     """
     from alignguard.artifacts import atomic_write_text
     from alignguard.drift.human import label_sample
@@ -203,7 +204,9 @@ def correct_command(run: str, labels: str) -> int:
     path, report = _read_drift(run)
     rows = [row for _, row in read_jsonl(Path(labels), hint="the file `alignguard drift sample` wrote")]
     human = corrected_rates(report, check_labels(report, rows, where=labels))
-    report["human"] = {**human, "labels": str(labels)}
+    from alignguard.artifacts import fingerprint_records
+
+    report["human"] = {**human, "labels": str(labels), "labels_fingerprint": fingerprint_records(rows)}
     write_outputs(report, path.parent)
     _print_human(report["human"])
     print(f"wrote {path} and {path.parent / 'drift.html'}")
