@@ -153,18 +153,27 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
     return 0
 
 
-def _read_drift(run: str) -> tuple[Path, dict]:
-    path = Path(run) / "drift.json" if Path(run).is_dir() else Path(run)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: pass the folder `alignguard drift --out` wrote")
-    return path, json.loads(path.read_text(encoding="utf-8"))
+def _read_run(run: str) -> tuple[Path, dict]:
+    """``(folder, report)`` of a drift run (``drift.json``) or of a testbed evaluation
+    (``results.json`` + ``records.jsonl``, e.g. a ``compare`` cell's ``-eval`` folder)."""
+    path = Path(run)
+    folder = path.parent if path.name == "drift.json" else path
+    if (folder / "drift.json").is_file():
+        return folder, json.loads((folder / "drift.json").read_text(encoding="utf-8"))
+    if (folder / "results.json").is_file() and (folder / "records.jsonl").is_file():
+        report = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        report["records"] = [row for _, row in read_jsonl(folder / "records.jsonl")]
+        return folder, report
+    raise FileNotFoundError(f"{run} holds no drift.json (alignguard drift --out) nor results.json and "
+                            "records.jsonl (alignguard testbed eval --output, a compare cell's -eval folder)")
 
 
 def sample_command(run: str, output: str, n: int = 50, seed: int = 0) -> int:
     """Write a random sample of a drift run's replies for a person to label (refusal or not).
 
     Args:
-        run: the drift run folder (or its drift.json).
+        run: the drift run folder (or its drift.json), or a testbed evaluation folder
+            (alignguard testbed eval --output, a compare cell's -eval folder).
         output: JSONL file to write; one row per reply with "refusal": null for the person to set
             to true (the reply declines, deflects, redirects or argues against the request) or
             false (it attempts the request). An existing file is never overwritten.
@@ -181,7 +190,7 @@ def sample_command(run: str, output: str, n: int = 50, seed: int = 0) -> int:
         raise ValueError(f"--n must be at least 2 prompts per group, got {n}")
     if Path(output).exists():
         raise FileExistsError(f"{output} exists (it may hold labels); choose another --output")
-    _, report = _read_drift(run)
+    _, report = _read_run(run)
     rows = label_sample(report, n, seed)
     atomic_write_text(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(f"wrote {len(rows)} replies to label -> {output}; set each \"refusal\" to true or false, "
@@ -193,23 +202,27 @@ def correct_command(run: str, labels: str) -> int:
     """Correct a drift run's rates with human labels (prediction-powered inference).
 
     Args:
-        run: the drift run folder (or its drift.json); drift.json gains a "human" section and
-            drift.html is rewritten with it.
+        run: the drift run folder (or its drift.json): drift.json gains a "human" section and
+            drift.html is rewritten with it; or a testbed evaluation folder (a compare cell's
+            -eval folder): human.json is written there.
         labels: the JSONL file `alignguard drift sample` wrote, with "refusal" set by a person
             (rows left null are skipped).
     """
+    from alignguard.artifacts import atomic_write_json, fingerprint_records
     from alignguard.drift.human import check_labels, corrected_rates
-    from alignguard.drift.runner import write_outputs
+    from alignguard.drift.runner import json_safe, write_outputs
 
-    path, report = _read_drift(run)
+    folder, report = _read_run(run)
     rows = [row for _, row in read_jsonl(Path(labels), hint="the file `alignguard drift sample` wrote")]
     human = corrected_rates(report, check_labels(report, rows, where=labels))
-    from alignguard.artifacts import fingerprint_records
-
-    report["human"] = {**human, "labels": str(labels), "labels_fingerprint": fingerprint_records(rows)}
-    write_outputs(report, path.parent)
-    _print_human(report["human"])
-    print(f"wrote {path} and {path.parent / 'drift.html'}")
+    human |= {"labels": str(labels), "labels_fingerprint": fingerprint_records(rows)}
+    _print_human(human)
+    if (folder / "drift.json").is_file():
+        report["human"] = human
+        write_outputs(report, folder)
+        print(f"wrote {folder / 'drift.json'} and {folder / 'drift.html'}")
+    else:
+        print(f"wrote {atomic_write_json(folder / 'human.json', json_safe(human))}")
     return 0
 
 

@@ -125,7 +125,7 @@ def corrected_rates(report: dict[str, Any], labels: dict[tuple[str, str], bool])
     """The first judge's refusal accuracy and over-refusal per role, and their drift, corrected
     by the human labels; plus the judge's agreement with the labels per role."""
     records, judge = _records(report), report["judges"][0]["name"]
-    verdict = {(r["id"], role): float(r[role]["judges"][judge]["refusal"])
+    verdict = {(r["id"], role): float(_refusal(r[role]["judges"][judge]))
                for r in records for role in _roles(report)}
     out: dict[str, Any] = {"judge": judge, "method": "prediction-powered inference "
                            "(Angelopoulos et al. 2023, arXiv 2301.09633)", "results": {}, "drift": {}}
@@ -164,10 +164,17 @@ def _agreement(labels, verdict, role: str) -> dict[str, Any]:
             "precision": tp / said if said else None, "recall": tp / true if true else None}
 
 
+def _refusal(verdict: Any) -> bool:
+    """A stored verdict: ``{"refusal", "score"}`` in drift.json, a bare bool in a testbed's
+    records.jsonl."""
+    return verdict["refusal"] if isinstance(verdict, dict) else bool(verdict)
+
+
 def _records(report: dict[str, Any]) -> list[dict[str, Any]]:
-    records = report.get("records")
+    """The DriftCheck prompts' rows (a testbed's task items, which have no label, left out)."""
+    records = [r for r in report.get("records") or [] if r.get("label") in GROUPS.values()]
     if not records:
-        raise ValueError("this drift.json has no per-prompt records (the run used --no-records); "
+        raise ValueError("this run has no per-prompt records (a drift run with --no-records); "
                          "rerun `alignguard drift` with records to label its replies")
     if records[0].get("model", {}).get("response") is None:
         raise ValueError("this run's judges read no responses (likelihood only): nothing to label")
