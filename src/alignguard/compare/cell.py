@@ -237,7 +237,10 @@ def _share_fisher(estimated: Path, cache: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the cell process: ``python -m alignguard.compare.cell SPEC.json``."""
+    from alignguard.models import ignore_known_deprecations
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ignore_known_deprecations()
     args = sys.argv[1:] if argv is None else argv
     raw = json.loads(Path(args[0]).read_text())
     out = run_cell(CellSpec(**raw))
