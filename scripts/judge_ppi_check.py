@@ -17,7 +17,10 @@ Expected before the run (written with this script, before any number): coverage 
 every set at n >= 50, and the corrected error below the judge's bias wherever the bias exceeds
 0.02 (PPI, the first run). That run also showed PPI's interval *wider* than the labels' own on
 the fine-tuned sets, where the judge errs on 10-20% of rows; PPI++'s power tuning (the shipped
-default since) was added for that, and the second run reports both. The fine-tuned sets
+default since) was added for that, and the second run reports both. A third run adds the
+two-phase regression estimator (the judge's mean over every row, the labelled slope), after
+the hand-label check of a SmolLM2 cell pair drew a sample holding twice the judge's refusal rate
+and PPI/PPI++ carried that into their estimates (docs/judges.md). The fine-tuned sets
 over-sample judge disagreements, so they are harsh populations: the judge's bias there is far
 larger than on the replies as they occur.
 
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+KINDS = ("ppi", "ppi++", "regression", "labels_only")
 SETS = ("finetuned", "finetuned2", "finetuned3", "finetuned4", "real", "natural", "v1")
 
 
@@ -49,20 +53,22 @@ def judge_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check(f: np.ndarray, y: np.ndarray, n: int, draws: int, seed: int) -> dict:
-    """PPI (``lambda`` 1), PPI++ (power-tuned, the shipped default) and the labels alone over
+    """PPI (``lambda`` 1), PPI++ (power-tuned), the two-phase regression estimator and the
+    labels alone over
     ``draws`` random label samples of size ``n``: mean absolute error, coverage of the true rate
     by the 95% interval, mean width."""
     from alignguard.drift.human import Z95, ppi_mean
 
     rng, truth = np.random.default_rng(seed), float(y.mean())
-    out = {k: {"abs_error": [], "covered": [], "width": []} for k in ("ppi", "ppi++", "labels_only")}
+    out = {k: {"abs_error": [], "covered": [], "width": []} for k in KINDS}
     for _ in range(draws):
         mask = np.zeros(len(f), dtype=bool)
         mask[rng.choice(len(f), n, replace=False)] = True
         p = float(y[mask].mean())
         half = Z95 * math.sqrt(max(p * (1 - p), 1e-12) / n)
-        ests = {"ppi": ppi_mean(f, mask, y[mask], power_tuning=False),
-                "ppi++": ppi_mean(f, mask, y[mask]),
+        ests = {"ppi": ppi_mean(f, mask, y[mask], method="ppi"),
+                "ppi++": ppi_mean(f, mask, y[mask], method="ppi++"),
+                "regression": ppi_mean(f, mask, y[mask], method="regression"),
                 "labels_only": {"estimate": p, "low": p - half, "high": p + half}}
         for k, est in ests.items():
             out[k]["abs_error"].append(abs(est["estimate"] - truth))
@@ -77,8 +83,9 @@ def main() -> int:
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
     out = {"seed": args.seed, "draws": args.draws, "sets": {}}
-    print("| set | rows | true rate | judge rate | n | abs error: PPI / PPI++ / labels | "
-          "coverage: PPI / PPI++ / labels | width: PPI / PPI++ / labels |\n|---|---|---|---|---|---|---|---|")
+    head = " / ".join(("PPI", "PPI++", "regression", "labels"))
+    print(f"| set | rows | true rate | judge rate | n | abs error: {head} | coverage: {head} | "
+          f"width: {head} |\n|---|---|---|---|---|---|---|---|")
     for name in SETS:
         f, y = judge_rows(name)
         res = {"rows": len(f), "true_rate": float(y.mean()), "judge_rate": float(f.mean()),
@@ -86,7 +93,7 @@ def main() -> int:
                           if n < len(f)]}
         out["sets"][name] = res
         for c in res["checks"]:
-            cols = [" / ".join(f"{c[k][m]:.3f}" for k in ("ppi", "ppi++", "labels_only"))
+            cols = [" / ".join(f"{c[k][m]:.3f}" for k in KINDS)
                     for m in ("abs_error", "covered", "width")]
             print(f"| {name} | {res['rows']} | {res['true_rate']:.3f} | {res['judge_rate']:.3f} | "
                   f"{c['n']} | " + " | ".join(cols) + " |", flush=True)

@@ -20,14 +20,14 @@ from tinylm import save_tiny  # noqa: E402
 
 def test_ppi_mean_is_the_unlabelled_judge_mean_plus_the_labelled_error():
     f, mask = [1, 1, 0, 0, 1, 0], [True, True, True, False, False, False]
-    est = ppi_mean(f, mask, [0, 1, 0], power_tuning=False)
+    est = ppi_mean(f, mask, [0, 1, 0], method="ppi")
     # unlabelled judge mean 1/3, labelled error mean (0-1 + 1-1 + 0-0)/3 = -1/3
-    assert est["estimate"] == pytest.approx(0.0) and est["lambda"] == 1.0
+    assert est["estimate"] == pytest.approx(0.0) and est["weight"] == 1.0
     assert est["high"] - est["estimate"] == pytest.approx(1.959964 * math.sqrt(1 / 9 + 1 / 9))
     assert est["judge"] == pytest.approx(0.5) and est["labels_only"] == pytest.approx(1 / 3)
     tuned = ppi_mean(f, mask, [0, 1, 0])
     lam = (1 / 6) / ((1 + 3 / 3) * 0.3)  # cov_L(y, f) / ((1 + n/N_u) var(f))
-    assert tuned["lambda"] == pytest.approx(lam)
+    assert tuned["weight"] == pytest.approx(lam)
     assert tuned["estimate"] == pytest.approx(1 / 3 + lam * (1 / 3 - 2 / 3))
     with pytest.raises(ValueError, match="2 labels for 3"):
         ppi_mean(f, [True, True, True, False, False, False], [0, 1])
@@ -58,9 +58,9 @@ def test_power_tuning_leans_on_the_judge_only_as_far_as_it_tracks_the_labels():
     mask[:100] = True
     noise = ppi_mean(rng.random(3000) < 0.5, mask, truth[:100])  # a judge unrelated to the labels
     wald = 2 * 1.959964 * math.sqrt(truth[:100].mean() * (1 - truth[:100].mean()) / 100)
-    assert noise["lambda"] < 0.2 and noise["high"] - noise["low"] < 1.1 * wald
+    assert noise["weight"] < 0.2 and noise["high"] - noise["low"] < 1.1 * wald
     good = ppi_mean(truth ^ (rng.random(3000) < 0.02), mask, truth[:100])  # right on 98%
-    assert good["lambda"] > 0.8 and good["high"] - good["low"] < 0.5 * wald
+    assert good["weight"] > 0.8 and good["high"] - good["low"] < 0.5 * wald
 
 
 @pytest.fixture(scope="module")

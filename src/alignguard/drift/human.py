@@ -87,28 +87,39 @@ def check_labels(report: dict[str, Any], rows: Sequence[dict[str, Any]],
     return labels
 
 
+METHODS = ("ppi", "ppi++", "regression")
+
+
 def ppi_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float],
-             power_tuning: bool = True) -> dict[str, float]:
-    """Prediction-powered estimate of ``mean(y)`` over a group (module docstring): ``f`` the
-    judge on every item, ``labelled`` which items carry a human label, ``y`` those labels (for
-    the labelled items, in order); ``power_tuning`` picks ``lambda`` (PPI++), else ``lambda = 1``
-    (PPI). ``judge`` is the judge-only mean, ``labels_only`` the labelled items' mean."""
+             method: str = "ppi++") -> dict[str, float]:
+    """Judge-assisted estimate of ``mean(y)`` over a group (module docstring): ``f`` the judge on
+    every item, ``labelled`` which items carry a human label, ``y`` those labels (for the
+    labelled items, in order). ``method``: ``"ppi"`` (``lambda`` 1), ``"ppi++"`` (power-tuned
+    ``lambda``) or ``"regression"`` (two-phase regression, :func:`_regression`). ``weight`` is
+    the judge's weight (``lambda`` or the slope ``b``), ``judge`` the judge-only mean,
+    ``labels_only`` the labelled items' mean."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     f_all = np.asarray(f, dtype=np.float64)
     mask = np.asarray(labelled, dtype=bool)
     y_l = np.asarray(y, dtype=np.float64)
     if y_l.shape[0] != int(mask.sum()):
         raise ValueError(f"{y_l.shape[0]} labels for {int(mask.sum())} labelled items")
     if y_l.shape[0] < 2:
-        raise ValueError("prediction-powered inference needs at least 2 labelled items in a group")
-    f_l, f_u = f_all[mask], f_all[~mask]
-    if f_u.size < 2:  # (nearly) everything labelled: the labels are the answer
-        f_u = f_l
-    lam = _power(f_all, f_l, y_l, f_u.size) if power_tuning else 1.0
-    estimate = float(y_l.mean() + lam * (f_u.mean() - f_l.mean()))
-    var = lam**2 * float(f_u.var(ddof=1)) / f_u.size + float((y_l - lam * f_l).var(ddof=1)) / y_l.size
+        raise ValueError("a corrected rate needs at least 2 labelled items in a group")
+    if method == "regression":
+        estimate, var, weight = _regression(f_all, mask, y_l)
+    else:
+        f_l, f_u = f_all[mask], f_all[~mask]
+        if f_u.size < 2:  # (nearly) everything labelled: the labels are the answer
+            f_u = f_l
+        weight = _power(f_all, f_l, y_l, f_u.size) if method == "ppi++" else 1.0
+        estimate = float(y_l.mean() + weight * (f_u.mean() - f_l.mean()))
+        var = (weight**2 * float(f_u.var(ddof=1)) / f_u.size
+               + float((y_l - weight * f_l).var(ddof=1)) / y_l.size)
     half = Z95 * math.sqrt(var)
     return {"estimate": estimate, "low": estimate - half, "high": estimate + half,
-            "n": int(f_all.size), "n_labelled": int(y_l.size), "lambda": lam,
+            "n": int(f_all.size), "n_labelled": int(y_l.size), "method": method, "weight": weight,
             "judge": float(f_all.mean()), "labels_only": float(y_l.mean()), "level": 0.95}
 
 
@@ -119,6 +130,27 @@ def _power(f_all: np.ndarray, f_l: np.ndarray, y_l: np.ndarray, n_unlabelled: in
         return 0.0
     cov = float(np.cov(y_l, f_l, ddof=1)[0, 1])
     return float(np.clip(cov / ((1 + y_l.size / n_unlabelled) * var_f), 0.0, 1.0))
+
+
+def _regression(f_all: np.ndarray, mask: np.ndarray, y_l: np.ndarray) -> tuple[float, float, float]:
+    """Two-phase (double) sampling regression estimator (Cochran, *Sampling Techniques*, 3rd ed.,
+    1977, section 12.6): the judge ``f`` is known on all ``N`` prompts, the label ``y`` on a
+    random ``n`` of them, ``b`` the labelled least-squares slope of ``y`` on ``f`` (clipped to
+    [0, 1]; for a yes/no judge, P(refusal | judge yes) - P(refusal | judge no)):
+
+        theta = mean_L(y) + b (mean_N(f) - mean_L(f)),
+        var = var_L(y) / N + (1/n - 1/N) var_L(y - b f).
+
+    Unlike PPI's ``mean_U(f)`` it uses the judge's mean over *every* prompt, so a draw that
+    happens to take many of the judge's refusals is corrected by the slope, not carried into the
+    estimate; the first variance term is the prompts' own sampling (as the bootstrap intervals of
+    ``drift.json``), the second the labelling."""
+    f_l, n, big_n = f_all[mask], y_l.size, f_all.size
+    var_fl = float(f_l.var(ddof=1))
+    b = float(np.clip(np.cov(y_l, f_l, ddof=1)[0, 1] / var_fl, 0.0, 1.0)) if var_fl > 0 else 0.0
+    estimate = float(y_l.mean() + b * (f_all.mean() - f_l.mean()))
+    var = float(y_l.var(ddof=1)) / big_n + (1 / n - 1 / big_n) * float((y_l - b * f_l).var(ddof=1))
+    return estimate, var, b
 
 
 def corrected_rates(report: dict[str, Any], labels: dict[tuple[str, str], bool]) -> dict[str, Any]:
@@ -185,4 +217,4 @@ def _roles(report: dict[str, Any]) -> list[str]:
     return [role for role in ("model", "reference") if role in report["results"]]
 
 
-__all__ = ["GROUPS", "Z95", "check_labels", "corrected_rates", "label_sample", "ppi_mean"]
+__all__ = ["GROUPS", "METHODS", "Z95", "check_labels", "corrected_rates", "label_sample", "ppi_mean"]
