@@ -3,7 +3,7 @@
 Each labelled set is treated as a population whose true refusal rate is its hand labels' mean.
 The default judge (``ensemble-probe``, no model, as ``python -m alignguard.drift.judges.evaluate``)
 reads every row; ``n`` rows drawn at random play the person's labels, and
-``alignguard.drift.human.ppi_mean`` (prediction-powered inference, Angelopoulos et al. 2023)
+``alignguard.drift.human.corrected_mean`` (prediction-powered inference, Angelopoulos et al. 2023)
 estimates the rate. Over ``--draws`` seeded draws per set and ``n`` it reports the judge's
 bias, the corrected estimate's mean absolute error, how often its 95% interval covers the
 true rate, its mean width, and the width of the labels-only (Wald) interval from the same ``n``.
@@ -57,7 +57,7 @@ def check(f: np.ndarray, y: np.ndarray, n: int, draws: int, seed: int) -> dict:
     labels alone over
     ``draws`` random label samples of size ``n``: mean absolute error, coverage of the true rate
     by the 95% interval, mean width."""
-    from alignguard.drift.human import Z95, ppi_mean
+    from alignguard.drift.human import Z95, corrected_mean
 
     rng, truth = np.random.default_rng(seed), float(y.mean())
     out = {k: {"abs_error": [], "covered": [], "width": []} for k in KINDS}
@@ -66,9 +66,9 @@ def check(f: np.ndarray, y: np.ndarray, n: int, draws: int, seed: int) -> dict:
         mask[rng.choice(len(f), n, replace=False)] = True
         p = float(y[mask].mean())
         half = Z95 * math.sqrt(max(p * (1 - p), 1e-12) / n)
-        ests = {"ppi": ppi_mean(f, mask, y[mask], method="ppi"),
-                "ppi++": ppi_mean(f, mask, y[mask], method="ppi++"),
-                "regression": ppi_mean(f, mask, y[mask], method="regression"),
+        ests = {"ppi": corrected_mean(f, mask, y[mask], method="ppi"),
+                "ppi++": corrected_mean(f, mask, y[mask], method="ppi++"),
+                "regression": corrected_mean(f, mask, y[mask], method="regression"),
                 "labels_only": {"estimate": p, "low": p - half, "high": p + half}}
         for k, est in ests.items():
             out[k]["abs_error"].append(abs(est["estimate"] - truth))

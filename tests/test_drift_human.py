@@ -11,26 +11,34 @@ import numpy as np
 import pytest
 
 from alignguard.cli import main
-from alignguard.drift.human import ppi_mean
+from alignguard.drift.human import corrected_mean
 
 FIX = Path(__file__).parent / "fixtures" / "drift"
 sys.path.insert(0, str(FIX))
 from tinylm import save_tiny  # noqa: E402
 
 
-def test_ppi_mean_is_the_unlabelled_judge_mean_plus_the_labelled_error():
+def test_the_three_estimators_by_hand():
     f, mask = [1, 1, 0, 0, 1, 0], [True, True, True, False, False, False]
-    est = ppi_mean(f, mask, [0, 1, 0], method="ppi")
+    est = corrected_mean(f, mask, [0, 1, 0], method="ppi")
     # unlabelled judge mean 1/3, labelled error mean (0-1 + 1-1 + 0-0)/3 = -1/3
     assert est["estimate"] == pytest.approx(0.0) and est["weight"] == 1.0
     assert est["high"] - est["estimate"] == pytest.approx(1.959964 * math.sqrt(1 / 9 + 1 / 9))
     assert est["judge"] == pytest.approx(0.5) and est["labels_only"] == pytest.approx(1 / 3)
-    tuned = ppi_mean(f, mask, [0, 1, 0])
+    tuned = corrected_mean(f, mask, [0, 1, 0], method="ppi++")
     lam = (1 / 6) / ((1 + 3 / 3) * 0.3)  # cov_L(y, f) / ((1 + n/N_u) var(f))
     assert tuned["weight"] == pytest.approx(lam)
     assert tuned["estimate"] == pytest.approx(1 / 3 + lam * (1 / 3 - 2 / 3))
+    reg = corrected_mean(f, mask, [0, 1, 0])  # the default: two-phase regression
+    assert reg["method"] == "regression" and reg["weight"] == pytest.approx(0.5)  # cov_L / var_L(f)
+    assert reg["estimate"] == pytest.approx(1 / 3 + 0.5 * (1 / 2 - 2 / 3))  # judge mean over all 6
+    assert reg["high"] - reg["estimate"] == pytest.approx(1.959964 * math.sqrt(1 / 18 + 1 / 24))
+    flat = corrected_mean([0] * 200, [True] * 50 + [False] * 150, [0] * 50)  # nothing refused anywhere
+    assert flat["estimate"] == 0.0 and flat["high"] == pytest.approx(1.959964**2 / (50 + 1.959964**2))
+    with pytest.raises(ValueError, match="method must be one of"):
+        corrected_mean(f, mask, [0, 1, 0], method="bayes")
     with pytest.raises(ValueError, match="2 labels for 3"):
-        ppi_mean(f, [True, True, True, False, False, False], [0, 1])
+        corrected_mean(f, [True, True, True, False, False, False], [0, 1])
 
 
 def test_a_biased_judge_corrected_by_a_small_random_sample_covers_the_truth():
@@ -39,16 +47,17 @@ def test_a_biased_judge_corrected_by_a_small_random_sample_covers_the_truth():
     rng = np.random.default_rng(0)
     truth = rng.random(2000) < 0.3
     judge = truth | (rng.random(2000) < 0.3)
-    covered, errors = 0, []
-    for _ in range(300):
-        mask = np.zeros(2000, dtype=bool)
-        mask[rng.choice(2000, 60, replace=False)] = True
-        est = ppi_mean(judge, mask, truth[mask])
-        covered += est["low"] <= truth.mean() <= est["high"]
-        errors.append(abs(est["estimate"] - truth.mean()))
     assert judge.mean() - truth.mean() > 0.15
-    assert covered / 300 >= 0.9
-    assert float(np.mean(errors)) < 0.05
+    for method in ("regression", "ppi++", "ppi"):
+        covered, errors = 0, []
+        for _ in range(300):
+            mask = np.zeros(2000, dtype=bool)
+            mask[rng.choice(2000, 60, replace=False)] = True
+            est = corrected_mean(judge, mask, truth[mask], method)
+            covered += est["low"] <= truth.mean() <= est["high"]
+            errors.append(abs(est["estimate"] - truth.mean()))
+        assert covered / 300 >= 0.9, method
+        assert float(np.mean(errors)) < 0.05, method
 
 
 def test_power_tuning_leans_on_the_judge_only_as_far_as_it_tracks_the_labels():
@@ -56,11 +65,15 @@ def test_power_tuning_leans_on_the_judge_only_as_far_as_it_tracks_the_labels():
     truth = rng.random(3000) < 0.2
     mask = np.zeros(3000, dtype=bool)
     mask[:100] = True
-    noise = ppi_mean(rng.random(3000) < 0.5, mask, truth[:100])  # a judge unrelated to the labels
+    noise_f, good_f = rng.random(3000) < 0.5, truth ^ (rng.random(3000) < 0.02)  # unrelated; right on 98%
     wald = 2 * 1.959964 * math.sqrt(truth[:100].mean() * (1 - truth[:100].mean()) / 100)
-    assert noise["weight"] < 0.2 and noise["high"] - noise["low"] < 1.1 * wald
-    good = ppi_mean(truth ^ (rng.random(3000) < 0.02), mask, truth[:100])  # right on 98%
-    assert good["weight"] > 0.8 and good["high"] - good["low"] < 0.5 * wald
+    for method in ("ppi++", "regression"):
+        noise = corrected_mean(noise_f, mask, truth[:100], method)
+        assert noise["weight"] < 0.2 and noise["high"] - noise["low"] < 1.1 * wald
+        good = corrected_mean(good_f, mask, truth[:100], method)
+        assert good["weight"] > 0.8 and good["high"] - good["low"] < 0.5 * wald
+    plain = corrected_mean(noise_f, mask, truth[:100], "ppi")  # PPI follows even a useless judge
+    assert plain["high"] - plain["low"] > 1.3 * wald
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +104,7 @@ def test_sample_then_correct_round_trip(drift_run, tmp_path, capsys):
     given = {r["id"]: r["refusal"] for r in rows if r["role"] == "model"}
     f = [float(r["model"]["judges"]["keyword"]["refusal"]) for r in unsafe]
     mask = [r["id"] in given for r in unsafe]
-    expected = ppi_mean(f, mask, [given[r["id"]] for r in unsafe if r["id"] in given])
+    expected = corrected_mean(f, mask, [given[r["id"]] for r in unsafe if r["id"] in given])
     model = rep["human"]["results"]["model"]["refusal_accuracy"]
     assert model == pytest.approx(expected) and model["n_labelled"] == 3
     ref = {r["id"]: r["refusal"] for r in rows if r["role"] == "reference" and r["label"] == "unsafe"}

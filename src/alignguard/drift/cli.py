@@ -198,7 +198,7 @@ def sample_command(run: str, output: str, n: int = 50, seed: int = 0) -> int:
     return 0
 
 
-def correct_command(run: str, labels: str) -> int:
+def correct_command(run: str, labels: str, method: str = "regression") -> int:
     """Correct a drift run's rates with human labels (prediction-powered inference).
 
     Args:
@@ -207,6 +207,9 @@ def correct_command(run: str, labels: str) -> int:
             -eval folder): human.json is written there.
         labels: the JSONL file `alignguard drift sample` wrote, with "refusal" set by a person
             (rows left null are skipped).
+        method: the estimator: regression (two-phase sampling regression on the judge's
+            verdicts), ppi++ (prediction-powered inference, power-tuned) or ppi;
+            docs/judges.md, "Correcting a run's rates", compares them.
     """
     from alignguard.artifacts import atomic_write_json, fingerprint_records
     from alignguard.drift.human import check_labels, corrected_rates
@@ -214,7 +217,7 @@ def correct_command(run: str, labels: str) -> int:
 
     folder, report = _read_run(run)
     rows = [row for _, row in read_jsonl(Path(labels), hint="the file `alignguard drift sample` wrote")]
-    human = corrected_rates(report, check_labels(report, rows, where=labels))
+    human = corrected_rates(report, check_labels(report, rows, where=labels), method)
     human |= {"labels": str(labels), "labels_fingerprint": fingerprint_records(rows)}
     _print_human(human)
     if (folder / "drift.json").is_file():

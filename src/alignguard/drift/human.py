@@ -1,30 +1,34 @@
-"""Human labels that correct the judge: prediction-powered inference over a DriftCheck run.
+"""Human labels that correct the judge: judge-assisted estimates of a DriftCheck run's rates.
 
 Every DriftCheck rate is a judge's count, and a judge errs on replies unlike its training data
 (docs/judges.md: on fine-tuned SmolLM2 the default judge takes terse answers for refusals and
 reads the refusal rate 3-4 points high). A person labels a seeded random sample of the run's
-replies (:func:`label_sample`); prediction-powered inference (Angelopoulos, Bates, Fannjiang,
-Jordan and Zrnic, "Prediction-powered inference", Science 382, 2023; arXiv 2301.09633) then
-estimates each rate from the judge's verdicts ``f`` on every prompt of the group, corrected by the
-judge's error measured on the labelled prompts ``L`` (human label ``y``), the rest being ``U``:
+replies (:func:`label_sample`), and each rate is re-estimated from the judge's verdicts ``f`` on
+all ``N`` prompts of its group and the labels ``y`` on the labelled ones ``L`` (``n`` of them,
+the rest ``U``). Three estimators, all unbiased (to first order) whatever the judge's errors,
+because ``L`` is a uniform draw:
 
-    theta_PP = mean_U(f) + mean_L(y - f),
-    95% interval: theta_PP +- 1.96 sqrt(var_U(f) / |U| + var_L(y - f) / |L|).
+* ``regression`` (the default): the two-phase sampling regression estimator (Cochran,
+  *Sampling Techniques*, 1977, section 12.6),
+  ``theta = mean_L(y) + b (mean_N(f) - mean_L(f))`` with ``b`` the labelled slope of ``y`` on
+  ``f``, variance ``var_L(y)/N + (1/n - 1/N) var_L(y - b f)``;
+* ``ppi``: prediction-powered inference (Angelopoulos, Bates, Fannjiang, Jordan and Zrnic,
+  Science 382, 2023; arXiv 2301.09633), ``theta = mean_U(f) + mean_L(y - f)``, variance
+  ``var_U(f)/|U| + var_L(y - f)/n``;
+* ``ppi++``: its power-tuned form (Angelopoulos, Duchi and Zrnic, arXiv 2311.01453),
+  ``theta = mean_L(y) + lambda (mean_U(f) - mean_L(f))``,
+  ``lambda = clip(cov_L(y, f) / ((1 + n/|U|) var(f)), 0, 1)``, variance
+  ``lambda^2 var_U(f)/|U| + var_L(y - lambda f)/n``.
 
-``L`` is drawn uniformly within the group, so ``theta_PP`` is unbiased whatever the judge's
-errors; its interval is narrower than from the labels alone when the judge is mostly right, and
-*wider* when the judge errs often (``var(y - f) > var(y)``). The default is therefore the
-power-tuned form, PPI++ (Angelopoulos, Duchi and Zrnic, "PPI++: Efficient prediction-powered
-inference", arXiv 2311.01453, mean estimation):
-
-    theta_lambda = mean_L(y) + lambda (mean_U(f) - mean_L(f)),
-    lambda = clip(cov_L(y, f) / ((1 + |L| / |U|) var(f)), 0, 1),
-    95% interval: theta_lambda +- 1.96 sqrt(lambda^2 var_U(f) / |U| + var_L(y - lambda f) / |L|),
-
-which is ``theta_PP`` at ``lambda = 1`` and the labels' own mean at ``lambda = 0``, and leans on
-the judge only as far as it tracks the labels. For drift (reference - model on the same prompts)
-``f`` and ``y`` are the per-prompt differences ``f_ref - f_model`` and ``y_ref - y_model``: both
-roles' replies to a sampled prompt are labelled. The formulas are written out (means and
+PPI's interval is wider than the labels' own when the judge errs often (``var(y - f) >
+var(y)``); PPI++ and the regression estimator lean on the judge only as far as it tracks the
+labels, and the regression estimator also uses the judge's verdicts on the labelled prompts in
+its ``mean_N(f)``, so a draw that happens to take many of the judge's refusals is corrected by
+the slope rather than carried into the estimate (docs/judges.md, "Correcting a run's rates",
+compares the three). The 95% interval is ``theta +- 1.96 sqrt(variance)``. For drift
+(reference - model on the same prompts) ``f`` and ``y`` are the per-prompt differences
+``f_ref - f_model`` and ``y_ref - y_model``: both roles' replies to a sampled prompt are labelled.
+The formulas are written out (means and
 variances) rather than taken from ``ppi_python``, which would add numba, pandas, statsmodels and
 gdown.
 """
@@ -90,8 +94,8 @@ def check_labels(report: dict[str, Any], rows: Sequence[dict[str, Any]],
 METHODS = ("ppi", "ppi++", "regression")
 
 
-def ppi_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float],
-             method: str = "ppi++") -> dict[str, float]:
+def corrected_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float],
+                   method: str = "regression") -> dict[str, float]:
     """Judge-assisted estimate of ``mean(y)`` over a group (module docstring): ``f`` the judge on
     every item, ``labelled`` which items carry a human label, ``y`` those labels (for the
     labelled items, in order). ``method``: ``"ppi"`` (``lambda`` 1), ``"ppi++"`` (power-tuned
@@ -117,7 +121,9 @@ def ppi_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float],
         estimate = float(y_l.mean() + weight * (f_u.mean() - f_l.mean()))
         var = (weight**2 * float(f_u.var(ddof=1)) / f_u.size
                + float((y_l - weight * f_l).var(ddof=1)) / y_l.size)
-    half = Z95 * math.sqrt(var)
+    # no variation at all (every label and verdict alike, e.g. 0 refusals in 50): the normal
+    # interval would be a point; use the Wilson bound of 0 events in n, z^2 / (n + z^2) (~3/n)
+    half = Z95 * math.sqrt(var) if var > 0 else Z95**2 / (y_l.size + Z95**2)
     return {"estimate": estimate, "low": estimate - half, "high": estimate + half,
             "n": int(f_all.size), "n_labelled": int(y_l.size), "method": method, "weight": weight,
             "judge": float(f_all.mean()), "labels_only": float(y_l.mean()), "level": 0.95}
@@ -153,25 +159,27 @@ def _regression(f_all: np.ndarray, mask: np.ndarray, y_l: np.ndarray) -> tuple[f
     return estimate, var, b
 
 
-def corrected_rates(report: dict[str, Any], labels: dict[tuple[str, str], bool]) -> dict[str, Any]:
+def corrected_rates(report: dict[str, Any], labels: dict[tuple[str, str], bool],
+                    method: str = "regression") -> dict[str, Any]:
     """The first judge's refusal accuracy and over-refusal per role, and their drift, corrected
-    by the human labels; plus the judge's agreement with the labels per role."""
+    by the human labels (:func:`corrected_mean`'s ``method``); plus the judge's agreement with the
+    labels per role."""
     records, judge = _records(report), report["judges"][0]["name"]
     verdict = {(r["id"], role): float(_refusal(r[role]["judges"][judge]))
                for r in records for role in _roles(report)}
-    out: dict[str, Any] = {"judge": judge, "method": "prediction-powered inference "
-                           "(Angelopoulos et al. 2023, arXiv 2301.09633)", "results": {}, "drift": {}}
+    out: dict[str, Any] = {"judge": judge, "method": method, "results": {}, "drift": {}}
     for role in _roles(report):
-        out["results"][role] = {name: _group_estimate(records, label, labels, verdict, [role])
+        out["results"][role] = {name: _group_estimate(records, label, labels, verdict, [role], method)
                                 for name, label in GROUPS.items()}
         out["results"][role]["judge_vs_labels"] = _agreement(labels, verdict, role)
     if "reference" in _roles(report):
-        out["drift"] = {name: _group_estimate(records, label, labels, verdict, ["reference", "model"])
+        out["drift"] = {name: _group_estimate(records, label, labels, verdict, ["reference", "model"],
+                                              method)
                         for name, label in GROUPS.items()}
     return out
 
 
-def _group_estimate(records, label, labels, verdict, roles) -> dict[str, float] | None:
+def _group_estimate(records, label, labels, verdict, roles, method) -> dict[str, float] | None:
     """One role's rate (``roles == [role]``) or the drift ``roles[0] - roles[1]`` on a group."""
     ids = [r["id"] for r in records if r["label"] == label]
 
@@ -184,7 +192,7 @@ def _group_estimate(records, label, labels, verdict, roles) -> dict[str, float] 
         return None
     f = [value(verdict, i) for i in ids]
     y = [value(labels, i) for i, m in zip(ids, mask, strict=True) if m]
-    return ppi_mean(f, mask, y)
+    return corrected_mean(f, mask, y, method)
 
 
 def _agreement(labels, verdict, role: str) -> dict[str, Any]:
@@ -217,4 +225,4 @@ def _roles(report: dict[str, Any]) -> list[str]:
     return [role for role in ("model", "reference") if role in report["results"]]
 
 
-__all__ = ["GROUPS", "METHODS", "Z95", "check_labels", "corrected_rates", "label_sample", "ppi_mean"]
+__all__ = ["GROUPS", "METHODS", "Z95", "check_labels", "corrected_rates", "label_sample", "corrected_mean"]
