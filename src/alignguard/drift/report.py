@@ -152,9 +152,9 @@ def _flip_examples(report: dict[str, Any], judge: str, limit: int = 10) -> list[
 
 def _human_note(human: dict[str, Any]) -> str:
     return (f"<p class='note'>The {esc(human['judge'])} judge's rates corrected by a person's labels "
-            f"of a random sample of the replies ({esc(human['labels'])}): estimate = judge mean on "
-            "the unlabelled prompts + mean (label \u2212 judge) on the labelled ones, with a 95% "
-            "normal interval (prediction-powered inference, Angelopoulos et al. 2023).</p>")
+            f"of a random sample of the replies ({esc(human['labels'])}), estimator "
+            f"<b>{esc(human['method'])}</b> (alignguard.drift.human: the judge's verdicts on every "
+            "prompt, the labels on the sample), with 95% intervals.</p>")
 
 
 def _human_rows(human: dict[str, Any]) -> list[dict[str, Any]]:
