@@ -174,3 +174,10 @@ def test_a_testbed_evaluation_folder_is_corrected_into_human_json(tmp_path, caps
     assert model["estimate"] == pytest.approx(0.0)  # every label says complied: the judge is not followed
     assert human["results"]["reference"]["refusal_accuracy"]["estimate"] == pytest.approx(1.0)
     assert human["results"]["model"]["judge_vs_labels"]["n"] == 10
+    assert main(["drift", "correct", "--run", str(cell), "--labels", str(labels), "--method", "ppi"]) == 0
+    ppi = json.loads((cell / "human.json").read_text())["results"]["model"]["refusal_accuracy"]
+    assert ppi["method"] == "ppi" and ppi["weight"] == 1.0
+    judged = {r["id"]: float(r["model"]["judges"]["ensemble-probe"]) for r in rows if r.get("label") == "unsafe"}
+    picked = {r["id"] for r in sample if r["role"] == "model" and r["label"] == "unsafe"}
+    rest = [v for k, v in judged.items() if k not in picked]
+    assert ppi["estimate"] == pytest.approx(sum(rest) / len(rest) - sum(judged[k] for k in picked) / 5)
