@@ -6,6 +6,8 @@ Layout of ``output``::
     fisher/KEY/                the alignment Fisher of each distinct alignment setting, estimated
                               by the first cell that needs it and loaded by the others
     cells/SCENARIO/METHOD-seedN.json   one result per finished cell (base: base.json)
+    cells/SCENARIO/METHOD-seedN-eval/  a testbed cell's evaluation (records.jsonl; human.json
+                              after `alignguard drift sample|correct` with a person's labels)
     (a method variant ``alignguard@reg.kl_tokens=16`` names its cells after the variant)
     runs/SCENARIO/METHOD-seedN/        the training run folders (config, log, adapter)
     logs/SCENARIO/METHOD-seedN.log     each cell process's output
