@@ -1,6 +1,6 @@
 """All three estimators on the hand-labelled cell pairs of stop 59 (writes estimators.txt).
 
-    GRID=/work/grids/h59/main SC=benign-similar \
+    GRID=/work/grids/h59/main SC=benign-similar SEED=0 \
         python docs/results/human-labels-stop59/estimators.py
 (the grid from `SEED_LIST=0 SCENARIOS=benign-similar,poisoned METHODS=lora,alignguard
 scripts/smollm2_grid.sh /work/grids/h59`; run from the repository root with the package installed).
@@ -13,12 +13,13 @@ from alignguard.artifacts import read_jsonl
 from alignguard.drift.human import check_labels, corrected_rates
 
 SC = os.environ.get("SC", "benign-similar")
+SEED = os.environ.get("SEED", "0")
 G = f"{os.environ.get('GRID', '/work/grids/h59/main')}/cells/{SC}"
 out = {}
 for m in ("lora", "alignguard"):
-    rep = json.loads(Path(f"{G}/{m}-seed0-eval/results.json").read_text())
-    rep["records"] = [r for _, r in read_jsonl(f"{G}/{m}-seed0-eval/records.jsonl")]
-    rows = [r for _, r in read_jsonl(f"docs/results/human-labels-stop59/{SC}-{m}-seed0.jsonl")]
+    rep = json.loads(Path(f"{G}/{m}-seed{SEED}-eval/results.json").read_text())
+    rep["records"] = [r for _, r in read_jsonl(f"{G}/{m}-seed{SEED}-eval/records.jsonl")]
+    rows = [r for _, r in read_jsonl(f"docs/results/human-labels-stop59/{SC}-{m}-seed{SEED}.jsonl")]
     labels = check_labels(rep, rows)
     for meth in ("ppi", "ppi++", "regression"):
         h = corrected_rates(rep, labels, meth)
