@@ -406,3 +406,53 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return torch.equal(a, b)
+
+
+def _human_json(folder, judge_model, model, reference, drift_judge):
+    """A ``human.json`` as ``alignguard drift correct`` writes it (rates: estimate, low, high)."""
+    def rate(est, judge):
+        return {"estimate": est, "low": est - 0.05, "high": est + 0.05, "judge": judge, "n_labelled": 50}
+
+    folder.mkdir(parents=True)
+    (folder / "human.json").write_text(json.dumps({
+        "method": "regression", "labels": "l.jsonl",
+        "results": {"model": {"refusal_accuracy": rate(model, judge_model)},
+                    "reference": {"refusal_accuracy": rate(reference, 0.9)}},
+        "drift": {"refusal_accuracy": rate(reference - model, 0.9 - judge_model)}}))
+
+
+def test_cells_labelled_by_a_person_carry_their_corrected_drift_into_the_summary(tmp_path, caplog):
+    """A cell's ``-eval/human.json`` joins its result; the summary pairs corrected drifts per seed
+    (cut = 1 - drift_method / drift_lora on the labels, beside the judge's cut), the Markdown and
+    HTML reports show them, and a ``human.json`` left from before a re-run is ignored, with a warning."""
+    from types import SimpleNamespace
+
+    from alignguard.compare.grid import load_result
+    from alignguard.compare.report import write_report
+
+    base = {"scenario": "benign", "method": "base", "seed": None,
+            "metrics": {"refusal": 0.9, "over_refusal": 0.1, "task": 0.0, "degenerate": 0.0}}
+    cells = tmp_path / "cells" / "benign"
+    cells.mkdir(parents=True)
+    for method, seed, refusal in (("lora", 0, 0.1), ("lora", 1, 0.2), ("kl", 0, 0.8), ("kl", 1, 0.7)):
+        (cells / f"{method}-seed{seed}.json").write_text(json.dumps(_cell(method, seed, refusal, 1.0)))
+    _human_json(cells / "lora-seed0-eval", 0.1, 0.2, 0.9, 0.8)   # labels: lora drift 0.7
+    _human_json(cells / "kl-seed0-eval", 0.8, 0.76, 0.9, 0.1)    # labels: kl drift 0.14
+    _human_json(cells / "kl-seed1-eval", 0.75, 0.7, 0.9, 0.15)   # judged 0.75, the cell now reads 0.7
+    results = [base] + [load_result(SimpleNamespace(result=str(p))) for p in sorted(cells.glob("*.json"))]
+    by_cell = {(r["method"], r["seed"]): r for r in results}
+    assert "human" not in by_cell["kl", 1] and "human" not in by_cell["lora", 1]
+    assert "human" in by_cell["kl", 0] and "now reads 0.700" in caplog.text
+    methods = summarize(results)["benign"]["methods"]
+    kl = methods["kl"]["human"]
+    assert kl["seeds"] == [0] and kl["drift_per_seed"][0]["estimate"] == pytest.approx(0.14)
+    assert kl["cut_per_seed"] == [{"seed": 0, "cut": pytest.approx(1 - 0.14 / 0.7)}]
+    assert kl["judge_cut_per_seed"] == [{"seed": 0, "cut": pytest.approx(1 - 0.1 / 0.8)}]
+    assert "human" not in methods["lora"] or methods["lora"]["human"]["seeds"] == [0]
+    table = markdown_table(summarize(results), "benign")
+    assert "| kl | 0 | 0.100 | 0.140 [0.090, 0.190] | 87.5% | 80.0% |" in table
+    report = write_report(tmp_path / "report.html", {"summary": summarize(results), "n_cells": 5,
+                                                     "config": {"model": "organism"}}).read_text()
+    assert "Corrected by human labels" in report and "0.140 [0.090, 0.190]" in report
+    unlabelled = summarize([base, _cell("lora", 0, 0.1, 1.0), _cell("kl", 0, 0.8, 1.0)])
+    assert "Corrected" not in markdown_table(unlabelled, "benign")

@@ -187,5 +187,9 @@ def test_binary_metrics_brier_and_ece():
     assert m["accuracy"] == 0.5 and m["precision"] == 0.5 and m["recall"] == 0.5
     assert m["brier"] == pytest.approx((0.01 + 0.36 + 0.36 + 0.01) / 4)
     assert m["ece"] == pytest.approx((0.1 + 0.6 + 0.6 + 0.1) / 4)
+    # pairs (refusal, compliance): (0.9, 0.6) (0.9, 0.1) (0.4, 0.1) ranked right, (0.4, 0.6) wrong
+    assert m["auc"] == pytest.approx(3 / 4)
+    assert binary_metrics([True, False], [True, True], [0.5, 0.5])["auc"] == 0.5
+    assert binary_metrics([True, True], [True, True], [0.5, 0.6])["auc"] is None
     rows = [{"refusal": True, "kind": "a"}, {"refusal": False, "kind": "b"}]
     assert per_kind(rows, [True, True])["b"]["accuracy"] == 0.0 and per_kind(rows, [True, True])["all"]["n"] == 2

@@ -44,7 +44,7 @@ def main() -> None:
         a = [first[(blind[k]["prompt"], blind[k]["response"])] for k in keys]
         b = [second[k]["refusal"] for k in keys]
         po, k_ = kappa(a, b)
-        table = {(x, y): sum(1 for p, q in zip(a, b) if (p, q) == (x, y)) for x in (True, False) for y in (True, False)}
+        table = {(x, y): sum(1 for p, q in zip(a, b, strict=True) if (p, q) == (x, y)) for x in (True, False) for y in (True, False)}
         print(f"{group:26s} n={len(keys):3d} agreement {po:.3f} kappa {k_:.3f} "
               f"both refusal {table[True, True]}, only 1st {table[True, False]}, only 2nd {table[False, True]}, "
               f"neither {table[False, False]}")

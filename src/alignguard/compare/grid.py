@@ -97,13 +97,13 @@ class CompareConfig:
     judges: list[str] | None = None
 
     def __post_init__(self) -> None:
-        from alignguard.drift.judges import DEFAULT_JUDGE, JUDGE_NAMES
+        from alignguard.drift.judges import DEFAULT_JUDGE, JUDGE_NAMES, is_judge_name
         from alignguard.methods.registry import preset_of
 
         self.judges = list(self.judges) if self.judges else [DEFAULT_JUDGE, "keyword"]
-        unknown = [j for j in self.judges if j not in JUDGE_NAMES]
+        unknown = [j for j in self.judges if not is_judge_name(j)]
         if unknown:
-            raise ValueError(f"unknown judges {unknown}; choose from {list(JUDGE_NAMES)}")
+            raise ValueError(f"unknown judges {unknown}; choose from {list(JUDGE_NAMES)} or chat:MODEL")
 
         if "lora" not in self.methods:
             self.methods = ["lora", *self.methods]
@@ -355,8 +355,18 @@ def finished_cells(cfg: CompareConfig) -> list[dict]:
 
 
 def load_result(spec: CellSpec) -> dict | None:
+    """A cell's result, with ``human`` (:func:`human_correction`) where its evaluation was
+    corrected by a person's labels; ``None`` while the cell has not finished."""
     path = Path(spec.result)
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    from alignguard.compare.human import human_correction
+
+    result = json.loads(path.read_text())
+    human = human_correction(path.with_name(path.stem + "-eval") / "human.json", result)
+    if human:
+        result["human"] = human
+    return result
 
 
 def _run_process(spec: CellSpec, out: Path, threads: int) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from alignguard.artifacts import atomic_write_text
+from alignguard.compare.human import CAPTION, table_rows
 from alignguard.htmlreport import esc, figure_img, html_table, page
 from alignguard.htmlreport import verdict as verdict_html
 
@@ -139,6 +140,9 @@ def write_report(path: Path, results: dict) -> Path:
             body.append(f"<p>aligned base: refusal {base['refusal']:.3f}, over-refusal "
                         f"{base['over_refusal']:.3f}, task {base['task']:.3f}</p>")
         body.append(html_table(_rows(block), caption=f"{scenario}: every method"))
+        corrected = table_rows(block["methods"])
+        if corrected:
+            body.append(html_table(corrected, caption=f"{scenario}: {CAPTION}"))
         body.append(figure_img(frontier_figure(scenario, block), alt=f"{scenario} frontier"))
     body.append(f"<p class='note'>{results['n_cells']} cells; config in results.json.</p>")
     title = f"AlignGuard compare: {results['config']['model']}"  # page() escapes it

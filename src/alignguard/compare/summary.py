@@ -12,13 +12,17 @@ Per scenario and method, over seeds:
   plain-LoRA cell imported from another grid (``--reference-from``), or the reverse: timings of
   two runs;
 * ``frontier``: whether no other method has both a higher (or equal) mean refusal and a higher
-  (or equal) mean task score, one of them strictly (Pareto on safety and utility).
+  (or equal) mean task score, one of them strictly (Pareto on safety and utility);
+* ``human``: where cells were labelled by a person, their corrected drifts and cuts
+  (:mod:`alignguard.compare.human`).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+
+from alignguard.compare.human import markdown_lines, summarize_human
 
 METRICS = ("refusal", "over_refusal", "task", "degenerate")
 
@@ -58,6 +62,9 @@ def summarize_scenario(base: dict | None, cells: list[dict]) -> dict:
         stats["step_time_s"] = statistics.fmean(times) if times else None
         if base_refusal is not None:
             stats["drift"] = base_refusal - stats["refusal"]["mean"]
+        human = summarize_human(rows, lora)
+        if human:
+            stats["human"] = human
         out[method] = stats
     _drift_cuts(out, by_method, lora, base_refusal)
     _frontier(out)
@@ -127,4 +134,5 @@ def markdown_table(summary: dict, scenario: str) -> str:
             f"{'yes' if s['frontier'] else ''} |")
     if any(s.get("cost_ratio_other_run") for _, s in order):
         lines.append("\n† against plain-LoRA cells of another run (--reference-from): timings of two runs")
+    lines += markdown_lines(dict(order))
     return "\n".join(lines)

@@ -30,7 +30,8 @@ def drift_command(model: str, adapter: str | None = None, reference: str | None 
             a JSONL file of records, or several joined with '+'.
         judges: comma-separated judges: ensemble-probe, ensemble, semantic, lexicon, keyword,
             likelihood, semantic-tuned, semantic2, ensemble2, probe, semantic-probe, semantic3,
-            ensemble3. The default, ensemble-probe, is the ensemble rule over the
+            ensemble3, or chat:MODEL (a local chat model asked whether each reply refuses its
+            prompt; docs/judges.md, "The chat judge"). The default, ensemble-probe, is the ensemble rule over the
             mean of the semantic judge and the probe on SmolLM2's hidden states: that mean
             decides where it is confident, and the lexicon and likelihood votes settle the rest,
             with every member's verdicts, their agreement and the prompts where they disagree
@@ -116,21 +117,24 @@ def judge_command(judge: str, input: str, output: str, model: str | None = None,
         judge: ensemble-probe (default DriftCheck judge), ensemble, semantic, lexicon, keyword,
             semantic-tuned, semantic2, ensemble2, probe, semantic-probe, semantic3, ensemble3 (read
             the responses) or
-            likelihood (scores --model on the prompt); the ensembles also use likelihood with --model.
+            likelihood (scores --model on the prompt); the ensembles also use likelihood with --model;
+            chat:MODEL asks a local chat model (a folder, a .gguf, "smollm2") whether each response
+            refuses its prompt.
         input: JSONL file, one {"prompt": ..., "response": ...} object per line ("response" may be
             omitted for the likelihood judge).
         output: JSONL file to write (input fields plus "refusal" and "score").
         model: model for the likelihood judge ("organism", "smollm2", a folder or .gguf).
         adapter: optional PEFT adapter for --model.
-        batch_size: prompts per forward pass (likelihood judge).
+        batch_size: prompts per forward pass (likelihood and chat judges).
     """
     from alignguard.artifacts import atomic_write_text
-    from alignguard.drift.judges import ENSEMBLES, JudgeBatch, get_judge
+    from alignguard.drift.judges import CHAT, ENSEMBLES, JudgeBatch, get_judge
 
     if _same_file(input, output):
         raise ValueError(f"--output {output} is the --input file: judging would overwrite the input "
                          "(and any labels in it); write to another file")
-    j = get_judge(judge, batch_size=batch_size) if judge in ("likelihood", *ENSEMBLES) else get_judge(judge)
+    batched = judge in ("likelihood", *ENSEMBLES) or judge.partition(":")[0] == CHAT
+    j = get_judge(judge, batch_size=batch_size) if batched else get_judge(judge)
     rows = _read_judge_input(Path(input))
     batch = JudgeBatch([r["prompt"] for r in rows])
     if j.needs == "response":

@@ -92,13 +92,14 @@ class EvalConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        from alignguard.drift.judges import JUDGE_NAMES
+        from alignguard.drift.judges import JUDGE_NAMES, is_judge_name
 
         self.judges = tuple(self.judges)
         check_name(self.scenario)
-        bad = [j for j in self.judges if j not in JUDGE_NAMES]
+        bad = [j for j in self.judges if not is_judge_name(j)]
         if not self.judges or bad:
-            raise ValueError(f"judges must be a non-empty list of {list(JUDGE_NAMES)}, got {list(self.judges)}")
+            raise ValueError(f"judges must be a non-empty list of {list(JUDGE_NAMES)} or chat:MODEL, "
+                             f"got {list(self.judges)}")
         for name in ("n_unsafe", "n_safe", "max_new_tokens", "task_max_new_tokens", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -8,7 +8,8 @@
 ``"probe"``, its mean with the semantic judge ``"semantic-probe"`` and the ensemble rule over that
 ``"ensemble-probe"`` (the DriftCheck default, :data:`DEFAULT_JUDGE`: docs/judges.md, "The probe
 member"), and the three-member mean ``"semantic3"`` with its ensemble ``"ensemble3"``
-(:mod:`alignguard.drift.judges.probe`).
+(:mod:`alignguard.drift.judges.probe`). ``"chat:MODEL"`` asks a local chat model whether a reply
+refuses its request (:mod:`alignguard.drift.judges.chat`; ``"chat"`` alone uses SmolLM2).
 """
 
 from __future__ import annotations
@@ -22,10 +23,21 @@ JUDGE_NAMES = ("keyword", "lexicon", "semantic", "likelihood", "ensemble", "sema
 ENSEMBLES = ("ensemble", "ensemble2", "ensemble-probe", "ensemble3")
 PROBE_JUDGES = ("probe", "semantic-probe", "ensemble-probe", "semantic3", "ensemble3")
 DEFAULT_JUDGE = "ensemble-probe"
+CHAT = "chat"
+
+
+def is_judge_name(name: str) -> bool:
+    """True for a name :func:`get_judge` builds: one of :data:`JUDGE_NAMES`, ``chat`` or ``chat:MODEL``."""
+    return name in JUDGE_NAMES or name == CHAT or (name.startswith(CHAT + ":") and len(name) > len(CHAT) + 1)
 
 
 def get_judge(name: str, **kwargs) -> Judge:
     """A judge by name; ``kwargs`` go to its constructor."""
+    if name == CHAT or name.startswith(CHAT + ":"):
+        from alignguard.drift.judges.chat import DEFAULT_MODEL, ChatJudge
+
+        model = name.partition(":")[2] or DEFAULT_MODEL
+        return ChatJudge(model, **{k: v for k, v in kwargs.items() if k in ("device", "batch_size")})
     if name == "keyword":
         from alignguard.drift.judges.keyword import KeywordJudge
 
@@ -59,7 +71,7 @@ def get_judge(name: str, **kwargs) -> Judge:
         from alignguard.drift.judges.likelihood import LikelihoodJudge
 
         return LikelihoodJudge(**kwargs)
-    raise ValueError(f"unknown judge {name!r}; choose from {list(JUDGE_NAMES)}")
+    raise ValueError(f"unknown judge {name!r}; choose from {list(JUDGE_NAMES)} or chat:MODEL")
 
 
 def build_judges(names: Sequence[str], device: str = "cpu", use_likelihood: bool = True) -> list[Judge]:
@@ -67,11 +79,11 @@ def build_judges(names: Sequence[str], device: str = "cpu", use_likelihood: bool
     the ensembles get ``use_likelihood``."""
     out = []
     for name in names:
-        kwargs: dict = {"device": device} if name in PROBE_JUDGES else {}
+        kwargs: dict = {"device": device} if name in PROBE_JUDGES or is_judge_name(name) and name.startswith(CHAT) else {}
         if name in ENSEMBLES:
             kwargs["use_likelihood"] = use_likelihood
         out.append(get_judge(name, **kwargs))
     return out
 
 
-__all__ = ["DEFAULT_JUDGE", "ENSEMBLES", "PROBE_JUDGES", "build_judges", "JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]
+__all__ = ["CHAT", "DEFAULT_JUDGE", "is_judge_name", "ENSEMBLES", "PROBE_JUDGES", "build_judges", "JUDGE_NAMES", "Judge", "JudgeBatch", "Verdict", "describe", "get_judge"]

@@ -4,7 +4,9 @@ For gold labels ``y`` (1 = refusal), scores ``p`` in [0, 1] and decisions ``d``:
 
 * precision = #(d=1, y=1) / #(d=1), recall = #(d=1, y=1) / #(y=1) (of the label "refusal");
 * Brier score = mean (p - y)^2;
-* expected calibration error (ECE) = sum over 10 equal-width bins B of |B|/n * |mean_B p - mean_B y|.
+* expected calibration error (ECE) = sum over 10 equal-width bins B of |B|/n * |mean_B p - mean_B y|;
+* AUC = P(p_refusal > p_compliance) + P(tie) / 2 over (refusal, compliance) pairs (Mann-Whitney), the
+  threshold-free ranking quality, for judges whose score is not calibrated (the chat judge).
 
 ``python -m alignguard.drift.judges.evaluate --judge NAME [SET ...]`` prints the tables of a
 shipped judge on labelled sets: ``families`` (the held-out template families of
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def binary_metrics(gold: Sequence[bool], decision: Sequence[bool], score: Sequence[float] | None = None,
                    bins: int = 10) -> dict[str, Any]:
-    """``n, accuracy, precision, recall, brier, ece`` (the last two need ``score``)."""
+    """``n, accuracy, precision, recall, brier, ece, auc`` (the last three need ``score``)."""
     n = len(gold)
     tp = sum(d and g for d, g in zip(decision, gold, strict=True))
     pos, pred = sum(gold), sum(decision)
@@ -45,7 +47,18 @@ def binary_metrics(gold: Sequence[bool], decision: Sequence[bool], score: Sequen
                 freq = sum(gold[i] for i in idx) / len(idx)
                 ece += len(idx) / n * abs(conf - freq)
         out["ece"] = ece
+        out["auc"] = auc(gold, score)
     return out
+
+
+def auc(gold: Sequence[bool], score: Sequence[float]) -> float | None:
+    """Area under the ROC curve of ``score`` for ``gold`` (``None`` without both classes)."""
+    pos = [s for s, g in zip(score, gold, strict=True) if g]
+    neg = [s for s, g in zip(score, gold, strict=True) if not g]
+    if not pos or not neg:
+        return None
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
 
 
 def per_kind(rows: Sequence[dict], decision: Sequence[bool], score: Sequence[float] | None = None,
@@ -64,7 +77,7 @@ def per_kind(rows: Sequence[dict], decision: Sequence[bool], score: Sequence[flo
 
 def markdown_table(table: dict[str, dict[str, Any]]) -> str:
     """A Markdown table of :func:`per_kind` output."""
-    cols = ("n", "accuracy", "precision", "recall", "brier", "ece")
+    cols = ("n", "accuracy", "precision", "recall", "brier", "ece", "auc")
 
     def cell(v: Any) -> str:
         return "-" if v is None else (str(v) if isinstance(v, int) else f"{v:.3f}")
@@ -75,10 +88,12 @@ def markdown_table(table: dict[str, dict[str, Any]]) -> str:
 
 
 def judge_rows(judge_name: str, rows: Sequence[dict]) -> tuple[list[bool], list[float]]:
-    """Decisions and scores of a response judge (by name) on labelled rows."""
+    """Decisions and scores of a response judge (by name) on labelled rows; a row's ``prompt``, where
+    it has one, is the request (read by the chat judge only)."""
     from alignguard.drift.judges import JudgeBatch, get_judge
 
-    verdicts = get_judge(judge_name).judge(JudgeBatch([""] * len(rows), [r["response"] for r in rows]))
+    batch = JudgeBatch([r.get("prompt", "") for r in rows], [r["response"] for r in rows])
+    verdicts = get_judge(judge_name).judge(batch)
     return [v.refusal for v in verdicts], [v.score for v in verdicts]
 
 

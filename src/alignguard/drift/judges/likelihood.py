@@ -65,7 +65,8 @@ def continuation_paths(openings: Sequence[Sequence[int]]) -> list[list[int]]:
             if not any(q != p and q[: len(p)] == p for q in prefixes)]
 
 
-def _keep_last_logits_kwargs(model) -> dict:
+def keep_last_logits_kwargs(model) -> dict:
+    """``{"logits_to_keep": 1}`` where the model's forward takes it (only the last position's logits)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     params = inspect.signature(base.forward).parameters
     return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
@@ -85,7 +86,7 @@ def opening_logprobs(model, prompt_ids: Sequence[Sequence[int]], openings: Seque
     ids, mask = ids.to(device), mask.to(device)
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True,
-                **_keep_last_logits_kwargs(model))
+                **keep_last_logits_kwargs(model))
     total = torch.log_softmax(out.logits[:, -1].float(), dim=-1)[:, [o[0] for o in openings]]
     paths = continuation_paths(openings)
     if not paths:
