@@ -78,7 +78,7 @@ def test_verdict_is_the_log_odds_against_the_threshold(tiny_llama, tiny_tokenize
         judge.judge(JudgeBatch(REQUESTS))
 
 
-@pytest.mark.parametrize(("name", "ok"), [("chat", True), ("chat:smollm2", True), ("chat:/m/x.gguf", True),
+@pytest.mark.parametrize(("name", "ok"), [("chat", False), ("chat:smollm2", True), ("chat:/m/x.gguf", True),
                                           ("chat:", False), ("chatx", False), ("ensemble-probe", True)])
 def test_judge_names(name, ok):
     assert is_judge_name(name) is ok
@@ -87,6 +87,8 @@ def test_judge_names(name, ok):
 def test_a_missing_judge_model_fails_before_anything_loads(tmp_path):
     with pytest.raises((FileNotFoundError, ValueError), match="nowhere"):
         get_judge(f"chat:{tmp_path / 'nowhere'}")
+    with pytest.raises(ValueError, match="name the chat judge's model"):
+        get_judge("chat")
 
 
 def test_configs_refuse_unknown_judges_before_models_load(tmp_path):

@@ -9,7 +9,7 @@
 ``"ensemble-probe"`` (the DriftCheck default, :data:`DEFAULT_JUDGE`: docs/judges.md, "The probe
 member"), and the three-member mean ``"semantic3"`` with its ensemble ``"ensemble3"``
 (:mod:`alignguard.drift.judges.probe`). ``"chat:MODEL"`` asks a local chat model whether a reply
-refuses its request (:mod:`alignguard.drift.judges.chat`; ``"chat"`` alone uses SmolLM2).
+refuses its request (:mod:`alignguard.drift.judges.chat`).
 """
 
 from __future__ import annotations
@@ -27,17 +27,20 @@ CHAT = "chat"
 
 
 def is_judge_name(name: str) -> bool:
-    """True for a name :func:`get_judge` builds: one of :data:`JUDGE_NAMES`, ``chat`` or ``chat:MODEL``."""
-    return name in JUDGE_NAMES or name == CHAT or (name.startswith(CHAT + ":") and len(name) > len(CHAT) + 1)
+    """True for a name :func:`get_judge` builds: one of :data:`JUDGE_NAMES` or ``chat:MODEL``."""
+    return name in JUDGE_NAMES or (name.startswith(CHAT + ":") and len(name) > len(CHAT) + 1)
 
 
 def get_judge(name: str, **kwargs) -> Judge:
     """A judge by name; ``kwargs`` go to its constructor."""
     if name == CHAT or name.startswith(CHAT + ":"):
-        from alignguard.drift.judges.chat import DEFAULT_MODEL, ChatJudge
+        from alignguard.drift.judges.chat import ChatJudge
 
-        model = name.partition(":")[2] or DEFAULT_MODEL
-        return ChatJudge(model, **{k: v for k, v in kwargs.items() if k in ("device", "batch_size")})
+        if not name.partition(":")[2]:
+            raise ValueError("name the chat judge's model: chat:MODEL (a folder, a .gguf file or a known name); "
+                             "no model is assumed, since the one shipped offline (SmolLM2-135M) cannot read "
+                             "refusals this way (docs/judges.md, 'The chat judge')")
+        return ChatJudge(name.partition(":")[2], **{k: v for k, v in kwargs.items() if k in ("device", "batch_size")})
     if name == "keyword":
         from alignguard.drift.judges.keyword import KeywordJudge
 
