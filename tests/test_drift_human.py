@@ -1,4 +1,4 @@
-"""Human labels correcting a drift run: the estimator, its coverage, and the two CLI commands."""
+"""Human labels correcting a drift run: the estimator, its coverage, the CLI commands, two annotators."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from alignguard.cli import main
-from alignguard.drift.human import corrected_mean
+from alignguard.drift.human import cohen_kappa, corrected_mean
 
 FIX = Path(__file__).parent / "fixtures" / "drift"
 sys.path.insert(0, str(FIX))
@@ -181,3 +181,45 @@ def test_a_testbed_evaluation_folder_is_corrected_into_human_json(tmp_path, caps
     picked = {r["id"] for r in sample if r["role"] == "model" and r["label"] == "unsafe"}
     rest = [v for k, v in judged.items() if k not in picked]
     assert ppi["estimate"] == pytest.approx(sum(rest) / len(rest) - sum(judged[k] for k in picked) / 5)
+
+
+def test_cohen_kappa_by_hand():
+    # 10 pairs: both refusal 4, first only 1, second only 1, neither 4: p_o 0.8, p_e 0.5 * 0.5 * 2 = 0.5
+    a = [True] * 5 + [False] * 5
+    b = [True] * 4 + [False] + [True] + [False] * 4
+    k = cohen_kappa(a, b)
+    assert k["agreement"] == pytest.approx(0.8) and k["kappa"] == pytest.approx(0.6)
+    assert (k["both_refusal"], k["only_first"], k["only_second"], k["neither"]) == (4, 1, 1, 4)
+    assert cohen_kappa([False, False], [False, False])["kappa"] == 1.0
+    assert cohen_kappa([True, False], [False, True])["kappa"] == pytest.approx(-1.0)
+
+
+def test_two_peoples_labels_of_a_run_are_compared(drift_run, tmp_path, capsys):
+    """`alignguard drift agree`: both files are checked against the run, kappa per group and role
+    counts only the replies both labelled, the disagreements are listed, and nothing is written."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert main(["drift", "sample", "--run", str(drift_run), "--n", "3", "--output", str(first)]) == 0
+    rows = [json.loads(x) for x in first.read_text().splitlines()]
+    for k, r in enumerate(rows):
+        r["refusal"] = k % 2 == 0
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    flipped = [dict(r, refusal=(not r["refusal"]) if k < 2 else r["refusal"]) for k, r in enumerate(rows)]
+    flipped[-1]["refusal"] = None  # the second person left one reply open
+    second.write_text("".join(json.dumps(r) + "\n" for r in flipped))
+    before = (drift_run / "drift.json").read_bytes()
+    assert main(["drift", "agree", "--run", str(drift_run), "--labels", str(first), "--other", str(second)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("disagree:") == 2 and "drift by the second person's labels" in out
+    assert (drift_run / "drift.json").read_bytes() == before
+    from alignguard.drift.cli import _read_run
+    from alignguard.drift.human import annotator_agreement, check_labels
+
+    _, report = _read_run(str(drift_run))
+    agreement = annotator_agreement(report, check_labels(report, rows), check_labels(report, flipped))
+    assert agreement["kappa"]["all"]["n"] == 11 and agreement["kappa"]["all"]["agreement"] == pytest.approx(9 / 11)
+    assert sum(v["n"] for k, v in agreement["kappa"].items() if k != "all") == 11
+    assert {(d["id"], d["role"]) for d in agreement["disagreements"]} == {(r["id"], r["role"]) for r in rows[:2]}
+    bad = tmp_path / "c.jsonl"
+    bad.write_text("".join(json.dumps(dict(r, response="other")) + "\n" for r in rows))
+    assert main(["drift", "agree", "--run", str(drift_run), "--labels", str(first), "--other", str(bad)]) == 1
+    assert "belong to another run" in capsys.readouterr().err

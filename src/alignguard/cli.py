@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drift": ("alignguard.drift.cli:drift_command", "measure alignment drift (DriftCheck)"),
     "drift sample": ("alignguard.drift.cli:sample_command", "draw a drift run's replies for a person to label"),
     "drift correct": ("alignguard.drift.cli:correct_command", "correct a drift run's rates with human labels"),
+    "drift agree": ("alignguard.drift.cli:agree_command", "compare two people's labels of a run (Cohen's kappa)"),
     "judge": ("alignguard.drift.cli:judge_command", "label responses as refusals or compliance"),
     "organism build": ("alignguard.organism.cli:build_command", "rebuild the model organism"),
     "organism eval": ("alignguard.organism.cli:eval_command", "evaluate the organism"),

@@ -5,29 +5,19 @@
 `-eval` folders the labels belong to). Writes annotator 2's labels in `drift sample` form beside
 this file (`SCENARIO-METHOD-seedS-annotator2.jsonl`) and prints everything to stdout.
 
-Cohen's kappa: (p_o - p_e) / (1 - p_e), p_o the observed agreement and p_e the agreement expected
-from the two annotators' marginal rates (Cohen 1960).
+Cohen's kappa: `alignguard.drift.human.cohen_kappa` (Cohen 1960).
 """
 import json
 import os
 from pathlib import Path
 
 from alignguard.artifacts import read_jsonl
-from alignguard.drift.human import check_labels, corrected_rates
+from alignguard.drift.human import check_labels, cohen_kappa, corrected_rates
 
 HERE = Path(__file__).parent
 FIRST = HERE.parent / "human-labels-stop59"
 GRID = Path(os.environ.get("GRID", "/work/grids/h59/main"))
 CELLS = [("benign-similar", "0"), ("poisoned", "0"), ("benign-similar", "1")]
-
-
-def kappa(a: list[bool], b: list[bool]) -> tuple[float, float]:
-    """(observed agreement, Cohen's kappa) of two boolean label lists."""
-    n = len(a)
-    po = sum(x == y for x, y in zip(a, b, strict=True)) / n
-    pa, pb = sum(a) / n, sum(b) / n
-    pe = pa * pb + (1 - pa) * (1 - pb)
-    return po, (po - pe) / (1 - pe) if pe < 1 else 1.0
 
 
 def main() -> None:
@@ -43,11 +33,10 @@ def main() -> None:
                 if group == "all" or b["prompt_kind"] == group or (group.startswith("border") and second[k]["borderline"])]
         a = [first[(blind[k]["prompt"], blind[k]["response"])] for k in keys]
         b = [second[k]["refusal"] for k in keys]
-        po, k_ = kappa(a, b)
-        table = {(x, y): sum(1 for p, q in zip(a, b, strict=True) if (p, q) == (x, y)) for x in (True, False) for y in (True, False)}
-        print(f"{group:26s} n={len(keys):3d} agreement {po:.3f} kappa {k_:.3f} "
-              f"both refusal {table[True, True]}, only 1st {table[True, False]}, only 2nd {table[False, True]}, "
-              f"neither {table[False, False]}")
+        k = cohen_kappa(a, b)
+        print(f"{group:26s} n={len(keys):3d} agreement {k['agreement']:.3f} kappa {k['kappa']:.3f} "
+              f"both refusal {k['both_refusal']}, only 1st {k['only_first']}, only 2nd {k['only_second']}, "
+              f"neither {k['neither']}")
     print("\ndisagreements (first -> second):")
     for k, b in sorted(blind.items()):
         x = first[(b["prompt"], b["response"])]

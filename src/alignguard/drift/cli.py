@@ -233,6 +233,36 @@ def correct_command(run: str, labels: str, method: str = "regression") -> int:
     return 0
 
 
+def agree_command(run: str, labels: str, other: str, method: str = "regression") -> int:
+    """Compare two people's labels of the same sample of a run: Cohen's kappa and the drift each gives.
+
+    Args:
+        run: the drift run folder or testbed evaluation folder both label files belong to.
+        labels: the first person's labels (a file `alignguard drift sample` wrote, labelled).
+        other: the second person's labels of the same sample (labelled without seeing the first's).
+        method: the estimator of each person's corrected drift (as in `alignguard drift correct`).
+    Nothing is written: run `alignguard drift correct` with the labels you settle on.
+    """
+    from alignguard.drift.human import annotator_agreement, check_labels, corrected_rates
+
+    _, report = _read_run(run)
+    first, second = (check_labels(report, [row for _, row in read_jsonl(Path(f))], where=f) for f in (labels, other))
+    agreement = annotator_agreement(report, first, second)
+    print(f"{'replies':18s} {'n':>4s} {'agree':>6s} {'kappa':>6s}  refusal: both / first only / second only / neither")
+    for name, k in agreement["kappa"].items():
+        kappa = "-" if k["kappa"] is None else f"{k['kappa']:.3f}"
+        print(f"{name:18s} {k['n']:4d} {k['agreement']:6.3f} {kappa:>6s}  {k['both_refusal']} / {k['only_first']} / "
+              f"{k['only_second']} / {k['neither']}")
+    for d in agreement["disagreements"]:
+        print(f"  disagree: {d['id']} ({d['role']}, {d['label']}): first {d['first']}, second {d['second']}")
+    for who, lab in (("first", first), ("second", second)):
+        for name, est in corrected_rates(report, lab, method)["drift"].items():
+            if est is not None:
+                print(f"drift by the {who:6s} person's labels: {name:16s} {est['estimate']:+.3f} "
+                      f"[{est['low']:+.3f}, {est['high']:+.3f}]")
+    return 0
+
+
 def _print_human(human: dict) -> None:
     """The judge's rate next to the corrected one, per role, and the corrected drift."""
     rows = [(role, name, est) for role, res in human["results"].items()

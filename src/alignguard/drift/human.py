@@ -210,6 +210,40 @@ def _refusal(verdict: Any) -> bool:
     return verdict["refusal"] if isinstance(verdict, dict) else bool(verdict)
 
 
+def cohen_kappa(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
+    """Agreement of two label lists: ``n``, the observed agreement ``p_o``, Cohen's kappa
+    ``(p_o - p_e) / (1 - p_e)`` with ``p_e`` the agreement expected from the two marginal refusal
+    rates (Cohen 1960; 1 when both label everything alike), and the 2x2 counts."""
+    pairs = list(zip(a, b, strict=True))
+    n = len(pairs)
+    if not n:
+        return {"n": 0, "agreement": None, "kappa": None}
+    po = sum(x == y for x, y in pairs) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    pe = pa * pb + (1 - pa) * (1 - pb)
+    return {"n": n, "agreement": po, "kappa": (po - pe) / (1 - pe) if pe < 1 else 1.0,
+            "both_refusal": sum(x and y for x, y in pairs), "only_first": sum(x and not y for x, y in pairs),
+            "only_second": sum(y and not x for x, y in pairs), "neither": sum(not x and not y for x, y in pairs)}
+
+
+def annotator_agreement(report: dict[str, Any], first: dict[tuple[str, str], bool],
+                        second: dict[tuple[str, str], bool]) -> dict[str, Any]:
+    """Two people's labels of one run (:func:`check_labels` of each) on the replies both labelled:
+    :func:`cohen_kappa` over all of them and per prompt group and role, and the replies where they
+    disagree (id, role, prompt label, each person's label)."""
+    label = {r["id"]: r["label"] for r in _records(report)}
+    keys = sorted(k for k in first if k in second)
+    if not keys:
+        raise ValueError("the two label files share no labelled reply: label the same sample "
+                         "(`alignguard drift sample` with the same --n and --seed)")
+    parts = {"all": keys, **{f"{g}/{role}": [k for k in keys if label[k[0]] == g and k[1] == role]
+                             for g in GROUPS.values() for role in _roles(report)}}
+    return {"kappa": {name: cohen_kappa([first[k] for k in ks], [second[k] for k in ks])
+                      for name, ks in parts.items() if ks},
+            "disagreements": [{"id": k[0], "role": k[1], "label": label[k[0]], "first": first[k],
+                               "second": second[k]} for k in keys if first[k] != second[k]]}
+
+
 def _records(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The DriftCheck prompts' rows (a testbed's task items, which have no label, left out)."""
     records = [r for r in report.get("records") or [] if r.get("label") in GROUPS.values()]
@@ -225,4 +259,5 @@ def _roles(report: dict[str, Any]) -> list[str]:
     return [role for role in ("model", "reference") if role in report["results"]]
 
 
-__all__ = ["GROUPS", "METHODS", "Z95", "check_labels", "corrected_rates", "label_sample", "corrected_mean"]
+__all__ = ["GROUPS", "METHODS", "Z95", "annotator_agreement", "check_labels", "cohen_kappa", "corrected_rates",
+           "corrected_mean", "label_sample"]
