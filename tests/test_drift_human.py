@@ -104,7 +104,7 @@ def test_sample_then_correct_round_trip(drift_run, tmp_path, capsys):
     given = {r["id"]: r["refusal"] for r in rows if r["role"] == "model"}
     f = [float(r["model"]["judges"]["keyword"]["refusal"]) for r in unsafe]
     mask = [r["id"] in given for r in unsafe]
-    expected = corrected_mean(f, mask, [given[r["id"]] for r in unsafe if r["id"] in given])
+    expected = corrected_mean(f, mask, [given[r["id"]] for r in unsafe if r["id"] in given], bounds=(0.0, 1.0))
     model = rep["human"]["results"]["model"]["refusal_accuracy"]
     assert model == pytest.approx(expected) and model["n_labelled"] == 3
     ref = {r["id"]: r["refusal"] for r in rows if r["role"] == "reference" and r["label"] == "unsafe"}
@@ -181,6 +181,26 @@ def test_a_testbed_evaluation_folder_is_corrected_into_human_json(tmp_path, caps
     picked = {r["id"] for r in sample if r["role"] == "model" and r["label"] == "unsafe"}
     rest = [v for k, v in judged.items() if k not in picked]
     assert ppi["estimate"] == pytest.approx(sum(rest) / len(rest) - sum(judged[k] for k in picked) / 5)
+
+
+def test_the_interval_is_clipped_to_the_parameters_range(drift_run, tmp_path):
+    """A rate's interval stays in [0, 1] and a drift's in [-1, 1]: nothing else changes."""
+    from alignguard.drift.cli import _read_run
+    from alignguard.drift.human import check_labels, corrected_rates, label_sample
+
+    _, report = _read_run(str(drift_run))
+    rows = [dict(r, refusal=False) for r in label_sample(report, 3, 0)]  # no refusal labelled anywhere
+    human = corrected_rates(report, check_labels(report, rows))
+    rates = [e for res in human["results"].values() for k, e in res.items() if k != "judge_vs_labels"]
+    assert rates and all(e["low"] == 0.0 <= e["estimate"] < e["high"] for e in rates if e["estimate"] == 0.0)
+    assert all(-1.0 <= e["low"] <= e["high"] <= 1.0 for e in human["drift"].values())
+    f = [0.0] * 40
+    loose = corrected_mean(f, [True] * 10 + [False] * 30, [0.0] * 9 + [1.0])
+    tight = corrected_mean(f, [True] * 10 + [False] * 30, [0.0] * 9 + [1.0], bounds=(0.0, 1.0))
+    assert loose["low"] < 0 and tight["low"] == 0.0 and tight["high"] == loose["high"]
+    assert tight["estimate"] == loose["estimate"]
+    high = corrected_mean([1.0] * 40, [True] * 10 + [False] * 30, [1.0] * 9 + [0.0], bounds=(-1.0, 1.0))
+    assert high["high"] == 1.0 and high["low"] < 1.0
 
 
 def test_cohen_kappa_by_hand():

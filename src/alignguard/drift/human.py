@@ -25,7 +25,8 @@ var(y)``); PPI++ and the regression estimator lean on the judge only as far as i
 labels, and the regression estimator also uses the judge's verdicts on the labelled prompts in
 its ``mean_N(f)``, so a draw that happens to take many of the judge's refusals is corrected by
 the slope rather than carried into the estimate (docs/judges.md, "Correcting a run's rates",
-compares the three). The 95% interval is ``theta +- 1.96 sqrt(variance)``. For drift
+compares the three). The 95% interval is ``theta +- 1.96 sqrt(variance)``, clipped to the
+parameter's range ([0, 1] for a rate, [-1, 1] for a drift). For drift
 (reference - model on the same prompts) ``f`` and ``y`` are the per-prompt differences
 ``f_ref - f_model`` and ``y_ref - y_model``: both roles' replies to a sampled prompt are labelled.
 The formulas are written out (means and
@@ -95,13 +96,15 @@ METHODS = ("ppi", "ppi++", "regression")
 
 
 def corrected_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[float],
-                   method: str = "regression") -> dict[str, float]:
+                   method: str = "regression", bounds: tuple[float, float] | None = None) -> dict[str, float]:
     """Judge-assisted estimate of ``mean(y)`` over a group (module docstring): ``f`` the judge on
     every item, ``labelled`` which items carry a human label, ``y`` those labels (for the
     labelled items, in order). ``method``: ``"ppi"`` (``lambda`` 1), ``"ppi++"`` (power-tuned
     ``lambda``) or ``"regression"`` (two-phase regression, :func:`_regression`). ``weight`` is
     the judge's weight (``lambda`` or the slope ``b``), ``judge`` the judge-only mean,
-    ``labels_only`` the labelled items' mean."""
+    ``labels_only`` the labelled items' mean. ``bounds``: the parameter's possible range ((0, 1)
+    for a rate, (-1, 1) for a drift); the interval is clipped to it, which cannot lower its
+    coverage since the true value lies there."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     f_all = np.asarray(f, dtype=np.float64)
@@ -124,7 +127,10 @@ def corrected_mean(f: Sequence[float], labelled: Sequence[bool], y: Sequence[flo
     # no variation at all (every label and verdict alike, e.g. 0 refusals in 50): the normal
     # interval would be a point; use the Wilson bound of 0 events in n, z^2 / (n + z^2) (~3/n)
     half = Z95 * math.sqrt(var) if var > 0 else Z95**2 / (y_l.size + Z95**2)
-    return {"estimate": estimate, "low": estimate - half, "high": estimate + half,
+    low, high = estimate - half, estimate + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"estimate": estimate, "low": low, "high": high,
             "n": int(f_all.size), "n_labelled": int(y_l.size), "method": method, "weight": weight,
             "judge": float(f_all.mean()), "labels_only": float(y_l.mean()), "level": 0.95}
 
@@ -192,7 +198,7 @@ def _group_estimate(records, label, labels, verdict, roles, method) -> dict[str,
         return None
     f = [value(verdict, i) for i in ids]
     y = [value(labels, i) for i, m in zip(ids, mask, strict=True) if m]
-    return corrected_mean(f, mask, y, method)
+    return corrected_mean(f, mask, y, method, bounds=(-1.0, 1.0) if len(roles) == 2 else (0.0, 1.0))
 
 
 def _agreement(labels, verdict, role: str) -> dict[str, Any]:
