@@ -23,13 +23,11 @@ from alignguard.drift.degenerate import is_degenerate
 from alignguard.drift.generation import generate_replies
 from alignguard.drift.judges import (
     DEFAULT_JUDGE,
-    JUDGE_NAMES,
     Judge,
     JudgeBatch,
     Verdict,
     build_judges,
     describe,
-    is_judge_name,
 )
 from alignguard.drift.metrics import (
     DRIFT_DEFINITION,
@@ -72,9 +70,6 @@ class DriftConfig:
         self.judges = tuple(self.judges)
         if not self.judges:
             raise ValueError("pass at least one judge, e.g. --judges ensemble-probe")
-        unknown = [j for j in self.judges if not is_judge_name(j)]
-        if unknown:
-            raise ValueError(f"unknown judges {unknown}; choose from {list(JUDGE_NAMES)} or chat:MODEL")
         if self.max_new_tokens < 1 or self.batch_size < 1 or self.n_boot < 100:
             raise ValueError("max_new_tokens and batch_size must be >= 1 and n_boot >= 100")
         if self.limit is not None and self.limit < 1:
