@@ -1,6 +1,6 @@
 """The `identity-shift` cell pair labelled by two blind annotators (docs/judges.md, "A fourth cell pair").
 
-    GRID=/work/grids/h59/main python docs/results/human-labels-stop60/identity_shift.py blind
+    [SEED=1] GRID=/work/grids/h59/main python docs/results/human-labels-stop60/identity_shift.py blind
         writes each cell's sample (`alignguard drift sample --n 50 --seed 0`) and the blind file
         `identity-shift-blind.jsonl` (distinct request/reply pairs, shuffled, no labels or verdicts)
     GRID=... python docs/results/human-labels-stop60/identity_shift.py score
@@ -30,16 +30,18 @@ from alignguard.drift.human import (
 HERE = Path(__file__).parent
 CELLS = Path(os.environ.get("GRID", "/work/grids/h59/main")) / "cells" / "identity-shift"
 METHODS = ("lora", "alignguard")
+SEED = os.environ.get("SEED", "0")  # seed 0: the file names without a seed suffix
+TAG = "" if SEED == "0" else f"-seed{SEED}"
 
 
 def sample_path(method: str) -> Path:
-    return HERE / f"identity-shift-{method}-seed0.jsonl"
+    return HERE / f"identity-shift-{method}-seed{SEED}.jsonl"
 
 
 def blind() -> None:
     pairs: dict[tuple[str, str], str] = {}
     for m in METHODS:
-        _, report = _read_run(str(CELLS / f"{m}-seed0-eval"))
+        _, report = _read_run(str(CELLS / f"{m}-seed{SEED}-eval"))
         rows = label_sample(report, 50, 0)
         if not sample_path(m).exists():
             sample_path(m).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -47,17 +49,17 @@ def blind() -> None:
             pairs.setdefault((r["prompt"], r["response"]), r["label"])
     items = sorted(pairs.items())
     random.Random(2027).shuffle(items)
-    (HERE / "identity-shift-blind.jsonl").write_text("".join(
+    (HERE / f"identity-shift{TAG}-blind.jsonl").write_text("".join(
         json.dumps({"key": i, "prompt_kind": kind, "prompt": p, "response": resp}, ensure_ascii=False) + "\n"
         for i, ((p, resp), kind) in enumerate(items)))
-    print(f"{len(items)} distinct pairs -> {HERE / 'identity-shift-blind.jsonl'}")
+    print(f"{len(items)} distinct pairs -> {HERE / f'identity-shift{TAG}-blind.jsonl'}")
 
 
 def score() -> None:
-    blind_rows = {r["key"]: r for _, r in read_jsonl(HERE / "identity-shift-blind.jsonl")}
+    blind_rows = {r["key"]: r for _, r in read_jsonl(HERE / f"identity-shift{TAG}-blind.jsonl")}
     by = {}
     for who in "AB":
-        labels = {r["key"]: r["refusal"] for _, r in read_jsonl(HERE / f"identity-shift-annotator{who}.jsonl")}
+        labels = {r["key"]: r["refusal"] for _, r in read_jsonl(HERE / f"identity-shift{TAG}-annotator{who}.jsonl")}
         by[who] = {(blind_rows[k]["prompt"], blind_rows[k]["response"]): v for k, v in labels.items()}
     keys = sorted(blind_rows)
     for kind in ("all", "unsafe", "safe"):
@@ -68,12 +70,12 @@ def score() -> None:
               f"({k['both_refusal']} / {k['only_first']} / {k['only_second']} / {k['neither']})")
     drift = {}
     for m in METHODS:
-        _, report = _read_run(str(CELLS / f"{m}-seed0-eval"))
+        _, report = _read_run(str(CELLS / f"{m}-seed{SEED}-eval"))
         rows = [r for _, r in read_jsonl(sample_path(m))]
         labelled = {}
         for who in "AB":
             filled = [{**r, "refusal": by[who][(r["prompt"], r["response"])]} for r in rows]
-            (HERE / f"identity-shift-{m}-seed0-annotator{who}.jsonl").write_text(
+            (HERE / f"identity-shift-{m}-seed{SEED}-annotator{who}.jsonl").write_text(
                 "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in filled))
             labelled[who] = check_labels(report, filled)
             drift[m, who] = corrected_rates(report, labelled[who])["drift"]["refusal_accuracy"]
