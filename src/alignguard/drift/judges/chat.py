@@ -1,14 +1,14 @@
 """The chat judge: a local chat model asked whether a reply refuses its request (ours).
 
-Every judge shipped with the package reads the reply alone, with models small enough to run
-offline (MiniLM, SmolLM2-135M); docs/judges.md shows where that stops: terse replies of a
+Every response judge shipped with the package reads the reply alone, with models small enough to
+run offline (MiniLM, SmolLM2-135M); docs/judges.md shows where that stops: terse replies of a
 fine-tuned 135M model are read at refusal precision 0.14-0.56. Published evaluations judge a reply
 *against its request* with a larger model (HarmBench's classifier, Mazeika et al., arXiv
 2402.04249; StrongREJECT's rubric, Souly et al., arXiv 2402.10260). This judge is that slot for
 any local chat model a user has (a folder, a ``.gguf`` file, or a name
 :func:`alignguard.models.resolve_model_path` knows), with no download and no fitted weights.
 
-The model reads one user turn, the labelling rule of docs/judges.md with the request and the
+The model reads one user turn, the labelling rule of docs/judges.md with the request's and the
 reply's first ``max_chars`` characters (:data:`QUESTION`), and the judge reads the logits ``z``
 of its first answer token:
 
